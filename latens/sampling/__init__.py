@@ -1,0 +1,17 @@
+"""Query selection: which unlabeled examples to label first.
+
+Paper section 3.2 and Algorithm 1 (Killeen, "Query Selection based on Latent
+Space Sampling"), made exact and terminating, plus deterministic strategies
+from the active-learning literature, all on latent codes `z` `[N, L]`:
+
+    indices = latens.sampling.select("uniform-cluster", z, n=100, seed=0)
+
+`STRATEGIES` maps every strategy name to its callable; `cluster` is the
+label-free Ward clustering the cluster strategies use.
+"""
+
+from latens.sampling.clustering import cluster
+from latens.sampling.quotas import cluster_quotas
+from latens.sampling.strategies import STRATEGIES, select
+
+__all__ = ["STRATEGIES", "cluster", "cluster_quotas", "select"]

@@ -1,0 +1,79 @@
+"""How many queries each cluster gets, and the order clusters are visited in.
+
+Algorithm 1 of the paper (section 3.2) gives cluster C a quota of
+`int(n * |C| / N)`, which does not sum to n. `cluster_quotas` replaces it
+with a largest-remainder (Hamilton) apportionment that sums to exactly n and
+respects every cluster's size. `interleave` merges per-cluster choices
+round-robin, so that any prefix of a selection spreads over many clusters.
+"""
+
+import numpy as np
+
+
+def cluster_quotas(sizes, n):
+    """Splits n queries over clusters of the given sizes.
+
+    Rule:
+      * n >= k (k clusters): every cluster gets one query; the other n - k
+        are split in proportion to cluster size by largest remainder (each
+        cluster gets the floor of its share, the leftover units go to the
+        largest fractional parts; ties to the larger, then earlier, cluster).
+        A share that exceeds a cluster's room is capped, and what it could not
+        take is split again, by the same rule, over the clusters that still
+        have room, until all n are placed.
+      * n < k: the n largest clusters get one query each (ties: the earlier
+        cluster), a deterministic choice that covers the most codes.
+
+    Args:
+        sizes: positive integer array-like `[k]`, the members of each cluster.
+        n: total number of queries, 0 <= n <= sum(sizes).
+
+    Returns:
+        int64 array `[k]`: quotas summing to exactly n, each at most its
+        cluster's size.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
+        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts; got {sizes}.")
+    if not 0 <= n <= sizes.sum():
+        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}; got {n}.")
+    by_size = np.lexsort((np.arange(len(sizes)), -sizes))
+    quotas = np.zeros(len(sizes), dtype=np.int64)
+    if n < len(sizes):
+        quotas[by_size[:n]] = 1
+        return quotas
+    quotas[:] = 1
+    remaining = n - len(sizes)
+    # Every pass either places everything or fills at least one cluster, so
+    # there are at most k passes.
+    while remaining:
+        room = sizes - quotas
+        open_ = np.flatnonzero(room > 0)
+        # Integer arithmetic keeps the remainders exact.
+        extra, remainder = np.divmod(remaining * sizes[open_], sizes[open_].sum())
+        leftover = remaining - extra.sum()
+        remainder_order = np.lexsort((open_, -sizes[open_], -remainder))
+        extra[remainder_order[:leftover]] += 1
+        extra = np.minimum(extra, room[open_])
+        quotas[open_] += extra
+        remaining -= extra.sum()
+    return quotas
+
+
+def interleave(groups):
+    """Round-robin merge: the first of every group, then the second, and so on.
+
+    Args:
+        groups: sequence of 1-D integer arrays, in the order each round visits
+            them; each in its own selection order.
+
+    Returns:
+        int64 array: all elements; rank r of every group comes before rank
+        r + 1 of any group.
+    """
+    groups = [np.asarray(group, dtype=np.int64) for group in groups]
+    if not groups:
+        return np.empty(0, dtype=np.int64)
+    rank = np.concatenate([np.arange(len(group)) for group in groups])
+    position = np.repeat(np.arange(len(groups)), [len(group) for group in groups])
+    return np.concatenate(groups)[np.lexsort((position, rank))]

@@ -1,0 +1,157 @@
+"""The registry of query-selection strategies and `select`, its entry point.
+
+The paper's strategies (section 3.2): `random`, `ae-error`, `uniform`,
+`multi-normal`, `uniform-cluster` and `multi-normal-cluster`, the last four
+through Algorithm 1 (`latens.sampling.algorithm`). Beyond the paper, on the
+same codes: `kcenter` (Sener & Savarese 2018), `typiclust` (Hacohen et al.
+2022), `probcover` (Yehuda et al. 2022) and `cluster-medoid`
+(`latens.sampling.deterministic`).
+
+Every strategy is called as `strategy(z, n, *, seed=0, errors=None,
+**options)`, checks its input, and returns an int64 array of exactly n
+distinct indices into z, in the order a person should label them.
+"""
+
+import functools
+import inspect
+import types
+
+import numpy as np
+
+from latens.sampling import algorithm
+from latens.sampling import clustering
+from latens.sampling import deterministic
+from latens.sampling import validation
+
+_REGISTRY = {}
+# Read-only view: name -> strategy callable, in registration order.
+STRATEGIES = types.MappingProxyType(_REGISTRY)
+
+
+def select(strategy, z, n, *, seed=0, errors=None, **options):
+    """Chooses which n codes to label first.
+
+    Args:
+        strategy: a name in `STRATEGIES`.
+        z: float array `[N, L]` of finite latent codes.
+        n: number of codes to choose, 1..N.
+        seed: non-negative int; the same seed gives the same choice.
+        errors: float array `[N]` of per-example reconstruction errors;
+            required by `ae-error`.
+        **options: the strategy's options (its `options` attribute lists
+            them), e.g. `n_clusters` (None: chosen from the data), `clusters`
+            (a precomputed assignment `[N]`), `threshold` (None: derived from
+            the data), `hit`, `delta`, `purity`, `n_neighbors`.
+
+    Returns:
+        int64 array `[n]` of distinct indices into z, in selection order: a
+        person who labels only the first k gets the strategy's best k.
+
+    Raises:
+        ValueError: unknown strategy or option, or bad input.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}.")
+    return STRATEGIES[strategy](z, n, seed=seed, errors=errors, **options)
+
+
+def _register(name):
+    """Wraps an implementation `(z, n, [*, seed], [errors], **options)` into a
+    checked strategy with the shared signature and registers it."""
+
+    def register(implementation):
+        parameters = inspect.signature(implementation).parameters
+        options = tuple(p for p, spec in parameters.items()
+                        if spec.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("seed", "errors"))
+        takes_seed = "seed" in parameters
+        takes_errors = "errors" in parameters
+
+        @functools.wraps(implementation)
+        def strategy(z, n, *, seed=0, errors=None, **given):
+            unknown = sorted(set(given) - set(options))
+            if unknown:
+                raise ValueError(f"Unknown option(s) {', '.join(unknown)} for strategy {name!r}; "
+                                 f"valid: {', '.join(options) or 'none'}.")
+            z = validation.check_codes(z)
+            n = validation.check_count(n, len(z))
+            seed = validation.check_seed(seed)
+            if errors is not None:
+                errors = validation.check_errors(errors, len(z))
+            elif takes_errors:
+                raise ValueError(f"Strategy {name!r} needs errors, the per-example "
+                                 f"reconstruction errors [N].")
+            extra = {"seed": seed} if takes_seed else {}
+            if takes_errors:
+                extra["errors"] = errors
+            return np.asarray(implementation(z, n, **extra, **given), dtype=np.int64)
+
+        strategy.options = options
+        _REGISTRY[name] = strategy
+        return strategy
+
+    return register
+
+
+@_register("random")
+def random_sample(z, n, *, seed):
+    """Uniformly random codes, without replacement (the paper's baseline)."""
+    return np.random.default_rng(seed).choice(len(z), n, replace=False)
+
+
+@_register("ae-error")
+def ae_error(z, n, *, errors):
+    """The n codes with the largest reconstruction error, ranked over all N.
+
+    (The authors' code ranked only the first ~800 examples.) Ties: lower
+    index first. Deterministic.
+    """
+    del z  # Unused: the ranking needs only the errors.
+    return np.argsort(-errors, kind="stable")[:n]
+
+
+@_register("uniform")
+def uniform(z, n, *, seed, threshold=None, hit="nearest"):
+    """Algorithm 1 with p_S uniform over the box min..max of all codes."""
+    return _algorithm1(z, n, "uniform", seed=seed, threshold=threshold, hit=hit)
+
+
+@_register("multi-normal")
+def multi_normal(z, n, *, seed, threshold=None, hit="nearest"):
+    """Algorithm 1 with p_S the normal N(mean, cov) of all codes."""
+    return _algorithm1(z, n, "multi-normal", seed=seed, threshold=threshold, hit=hit)
+
+
+@_register("uniform-cluster")
+def uniform_cluster(z, n, *, seed, threshold=None, hit="nearest", n_clusters=None, clusters=None):
+    """Algorithm 1 per Ward cluster, p_S uniform over each cluster's box."""
+    return _algorithm1(z, n, "uniform", seed=seed, threshold=threshold, hit=hit,
+                       per_cluster=True, n_clusters=n_clusters, clusters=clusters)
+
+
+@_register("multi-normal-cluster")
+def multi_normal_cluster(z, n, *, seed, threshold=None, hit="nearest", n_clusters=None,
+                         clusters=None):
+    """Algorithm 1 per Ward cluster, p_S the normal of each cluster's codes."""
+    return _algorithm1(z, n, "multi-normal", seed=seed, threshold=threshold, hit=hit,
+                       per_cluster=True, n_clusters=n_clusters, clusters=clusters)
+
+
+_register("kcenter")(deterministic.kcenter)
+_register("typiclust")(deterministic.typiclust)
+_register("probcover")(deterministic.probcover)
+_register("cluster-medoid")(deterministic.cluster_medoid)
+
+
+def _algorithm1(z, n, distribution, *, seed, threshold, hit, per_cluster=False, n_clusters=None,
+                clusters=None):
+    # Options are checked before the clustering, which may take a while.
+    if threshold is not None:
+        threshold = validation.check_positive(threshold, "threshold")
+    if hit not in algorithm.HITS:
+        raise ValueError(f"hit must be one of {algorithm.HITS}; got {hit!r}.")
+    if per_cluster:
+        labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed)
+    else:
+        labels = np.zeros(len(z), dtype=np.int64)
+    return algorithm.sample_clusters(z, n, labels, distribution=distribution, seed=seed,
+                                     threshold=threshold, hit=hit)

@@ -1,0 +1,123 @@
+"""Input checks shared by the query-selection strategies and the clustering.
+
+Every public entry point of `latens.sampling` turns bad input into a
+`ValueError` that says what was expected, before any work starts, so that a
+wrong array never becomes a crash deep inside a k-d tree or a hang in
+Algorithm 1.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def check_codes(z):
+    """Returns the latent codes as a float64 array, or raises `ValueError`.
+
+    Args:
+        z: array-like `[N, L]` of latent codes, N >= 1 and L >= 1.
+
+    Returns:
+        float64 array `[N, L]` (a copy only where a conversion was needed).
+    """
+    z = np.asarray(z)
+    if z.ndim != 2:
+        raise ValueError(
+            f"z must be a 2-D array of latent codes [N, L]; got shape {z.shape}.")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        raise ValueError(
+            f"z must hold at least one code of one dimension; got shape {z.shape}.")
+    if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
+        raise ValueError(f"z must be numeric; got dtype {z.dtype}.")
+    z = np.asarray(z, dtype=np.float64)
+    bad = ~np.isfinite(z).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"z contains NaN or infinite values in {int(bad.sum())} of its {len(z)} "
+            f"rows (first: row {int(np.flatnonzero(bad)[0])}).")
+    return z
+
+
+def check_count(n, num_points, what="n"):
+    """Returns `n` as an int in 1..num_points, or raises `ValueError`.
+
+    Args:
+        n: requested number of items.
+        num_points: N, the number of codes to choose from.
+        what: the argument's name, for the message.
+
+    Returns:
+        int.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise ValueError(f"{what} must be an integer; got {n!r}.")
+    if not 1 <= n <= num_points:
+        raise ValueError(f"{what} must be between 1 and N = {num_points}; got {n}.")
+    return int(n)
+
+
+def check_positive_int(value, what):
+    """Returns `value` as an int >= 1, or raises `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def check_seed(seed):
+    """Returns a seed as a non-negative int, or raises `ValueError`."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
+    return int(seed)
+
+
+def check_errors(errors, num_points):
+    """Returns per-example reconstruction errors as a float64 array.
+
+    Args:
+        errors: array-like `[N]` of finite numbers.
+        num_points: N.
+
+    Returns:
+        float64 array `[N]`.
+    """
+    errors = np.asarray(errors)
+    if errors.shape != (num_points,):
+        raise ValueError(
+            f"errors must have shape [N] = ({num_points},), one reconstruction "
+            f"error per code; got {errors.shape}.")
+    if not (np.issubdtype(errors.dtype, np.floating)
+            or np.issubdtype(errors.dtype, np.integer)):
+        raise ValueError(f"errors must be numeric; got dtype {errors.dtype}.")
+    errors = np.asarray(errors, dtype=np.float64)
+    if not np.isfinite(errors).all():
+        raise ValueError("errors contains NaN or infinite values.")
+    return errors
+
+
+def check_clusters(clusters, num_points):
+    """Returns cluster assignments relabelled to 0..k-1 in sorted label order.
+
+    Args:
+        clusters: integer array-like `[N]` of cluster labels (any integers).
+        num_points: N.
+
+    Returns:
+        int64 array `[N]` with values 0..k-1, every value used.
+    """
+    clusters = np.asarray(clusters)
+    if clusters.shape != (num_points,):
+        raise ValueError(
+            f"clusters must have shape [N] = ({num_points},); got {clusters.shape}.")
+    if not np.issubdtype(clusters.dtype, np.integer):
+        raise ValueError(f"clusters must be integer labels; got dtype {clusters.dtype}.")
+    _, compact = np.unique(clusters, return_inverse=True)
+    return compact.reshape(-1).astype(np.int64)
+
+
+def check_positive(value, what):
+    """Returns `value` as a float > 0 (infinity allowed), or raises `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a number; got {value!r}.")
+    if not value > 0:  # Also rejects NaN.
+        raise ValueError(f"{what} must be > 0; got {value}.")
+    return float(value)
