@@ -435,7 +435,8 @@ def make_dataset(
 
     Batches are converted after batching (one vectorised cast per batch).
     The order is a function of `seed` alone: shuffling reshuffles every epoch,
-    deterministically. `drop_remainder=True` gives the static batch shape that
+    deterministically. Repeating keeps epochs whole (no batch straddles two),
+    so `steps_per_epoch = ceil(N / batch_size)` walks exactly one epoch. `drop_remainder=True` gives the static batch shape that
     TPUs need.
 
     Args:
@@ -444,7 +445,7 @@ def make_dataset(
       batch_size: images per batch.
       shuffle: shuffle the whole set each epoch.
       seed: shuffle seed.
-      repeat: repeat forever.
+      repeat: repeat the epochs forever.
       drop_remainder: drop a last, smaller batch.
 
     Returns:
@@ -464,9 +465,10 @@ def make_dataset(
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if repeat:
+        # After batching, so each pass is one whole, freshly shuffled epoch.
+        ds = ds.repeat()
     ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.deterministic = True

@@ -260,3 +260,13 @@ def test_pipeline_shuffle_is_deterministic_and_reshuffles():
 def test_pipeline_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size must be positive"):
         data.make_dataset(np.zeros((2, 1, 1, 1), np.uint8), batch_size=0)
+
+
+def test_pipeline_repeat_keeps_epochs_whole():
+    x = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
+    ds = data.make_dataset(x, np.arange(10), batch_size=4, shuffle=True, seed=0, repeat=True)
+    batches = [b[1].numpy() for b in ds.take(6)]
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2]
+    first, second = np.concatenate(batches[:3]), np.concatenate(batches[3:])
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert first.tolist() != second.tolist()
