@@ -1,0 +1,199 @@
+"""The convolutional auto-encoder (CAE) and the training machinery of all three.
+
+`ConvAutoEncoder` is the paper's plain auto-encoder (section 3.1.1): the
+encoder of `latens.models.layers`, a linear representation layer of size L,
+and the mirrored decoder, trained on the mean squared error between input and
+reconstruction. The VAE and the t-SNE auto-encoder subclass it and change
+only the representation head and `per_example_losses`, so the train and test
+steps, the metric trackers, batched encoding and serialisation below serve
+all three.
+
+Choices:
+* The reconstruction is the sigmoid of float32 decoder logits for all three
+  models. For the CAE this keeps reconstructions in the data's range [0, 1],
+  so its reconstruction errors are comparable with the other two models'.
+* Training under `tf.distribute`: every model returns per-example losses
+  `[B]`, and the train step reduces them with `tf.nn.compute_average_loss`,
+  i.e. divides their sum by the *global* batch size. Gradients, summed over
+  replicas by the optimizer, then equal those of a single-device run on the
+  whole batch, and the metric trackers (means over examples, summed over
+  replicas on read) report the same numbers.
+* Under `mixed_float16` the optimizer's `scale_loss` scales the loss (Keras
+  wraps the optimizer in a `LossScaleOptimizer` at `compile`); it is the
+  identity otherwise.
+* Serialisation: the classes are registered with Keras and rebuild
+  themselves from `get_config`, so `model.save("model.keras")` and
+  `keras.saving.load_model` round-trip the weights exactly.
+"""
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers as keras_layers
+
+from latens import losses
+from latens.models import layers
+
+
+@keras.saving.register_keras_serializable(package="latens")
+class ConvAutoEncoder(keras.Model):
+    """Convolutional auto-encoder trained on the mean squared error.
+
+    Attributes:
+      encoder: images `[N, H, W, C]` to codes `[N, L]` (the VAE: to
+        `[mu, log_var]`).
+      decoder: codes `[N, L]` to logits `[N, H, W, C]`.
+      trackers: one `keras.metrics.Mean` per entry of `loss_names`.
+    """
+
+    # Keys of `per_example_losses`; "loss" is the one minimised.
+    loss_names = ("loss",)
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (28, 28, 1),
+        latent_dim: int = 2,
+        *,
+        filters: Sequence[int] = layers.FILTERS,
+        convs_per_block: int = layers.CONVS_PER_BLOCK,
+        dense_units: Sequence[int] = layers.DENSE_UNITS,
+        **kwargs,
+    ):
+        """Builds the encoder and decoder.
+
+        Args:
+          input_shape: `(H, W, C)` of the images.
+          latent_dim: L, the size of a code (2 in the paper).
+          filters: filters of each conv block (see `latens.models.layers`).
+          convs_per_block: 3x3 convolutions per block.
+          dense_units: widths of the dense layers.
+          **kwargs: `keras.Model` arguments (`name`, ...).
+        """
+        super().__init__(**kwargs)
+        self.image_shape = tuple(input_shape)
+        self.latent_dim = latent_dim
+        self.architecture = {
+            "filters": tuple(filters),
+            "convs_per_block": convs_per_block,
+            "dense_units": tuple(dense_units),
+        }
+        body = layers.build_encoder_body(self.image_shape, **self.architecture)
+        self.encoder = self.build_encoder(body)
+        self.decoder = layers.build_decoder(latent_dim, self.image_shape, **self.architecture)
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
+        # Every weight exists once the functional parts are built, so the
+        # model is built: BackupAndRestore can restore it before any batch.
+        self.built = True
+
+    def build_encoder(self, body: keras.Model) -> keras.Model:
+        """Puts the representation layer on the encoder body.
+
+        The layer is linear (the paper's "no activation") and computes in
+        float32, so codes are float32 under mixed precision.
+        """
+        images = keras.Input(shape=self.image_shape, name="images")
+        code = keras_layers.Dense(self.latent_dim, dtype="float32", name="code")(body(images))
+        return keras.Model(images, code, name="encoder")
+
+    def code(self, x, training=False):
+        """Codes `[N, L]` of float images `[N, H, W, C]` in [0, 1]."""
+        return self.encoder(x, training=training)
+
+    def call(self, x, training=False):
+        """Reconstructions in [0, 1], float32, of float images in [0, 1]."""
+        return tf.sigmoid(self.decoder(self.code(x, training=training), training=training))
+
+    def per_example_losses(self, x, training=False) -> dict[str, tf.Tensor]:
+        """The losses of a batch, one value per example.
+
+        Args:
+          x: float images `[B, H, W, C]` in [0, 1].
+          training: whether the layers run in training mode.
+
+        Returns:
+          A float32 `[B]` tensor for every name in `loss_names`; "loss" is
+          the one minimised, and its batch mean is the model's loss.
+        """
+        return {"loss": losses.mean_squared_error(x, self(x, training=training))}
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def train_step(self, data):
+        x = _unit_float(keras.utils.unpack_x_y_sample_weight(data)[0])
+        with tf.GradientTape() as tape:
+            batch_losses = self.per_example_losses(x, training=True)
+            loss = tf.nn.compute_average_loss(batch_losses["loss"])
+            scaled_loss = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return self._track(batch_losses)
+
+    def test_step(self, data):
+        x = _unit_float(keras.utils.unpack_x_y_sample_weight(data)[0])
+        return self._track(self.per_example_losses(x, training=False))
+
+    def _track(self, batch_losses):
+        for tracker in self.trackers:
+            tracker.update_state(batch_losses[tracker.name])
+        return {m.name: m.result() for m in self.metrics}
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """Codes of a set of images, computed batch by batch.
+
+        Args:
+          x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
+          batch_size: images per forward pass.
+
+        Returns:
+          float32 `[N, L]`; for the VAE, the posterior means.
+        """
+        return _map_batches(self._code_batch, x, batch_size)
+
+    def reconstruction_error(self, x, batch_size: int = 256) -> np.ndarray:
+        """Mean absolute reconstruction error of every image.
+
+        Args:
+          x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
+          batch_size: images per forward pass.
+
+        Returns:
+          float32 `[N]`: mean over pixels of |x - reconstruction|, in [0, 1].
+        """
+        return _map_batches(self._error_batch, x, batch_size)
+
+    @tf.function(reduce_retracing=True)
+    def _code_batch(self, images):
+        return self.code(_unit_float(images))
+
+    @tf.function(reduce_retracing=True)
+    def _error_batch(self, images):
+        images = _unit_float(images)
+        return tf.reduce_mean(tf.abs(images - self(images)), axis=[1, 2, 3])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in self.architecture.items()},
+        }
+
+
+def _unit_float(images):
+    """Float32 images in [0, 1] from uint8 or float tensors."""
+    if images.dtype == tf.uint8:
+        return tf.cast(images, tf.float32) / 255.0
+    return tf.cast(images, tf.float32)
+
+
+def _map_batches(fn: Callable, x, batch_size: int) -> np.ndarray:
+    """Applies `fn` to consecutive batches of `x` and concatenates the results."""
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    return np.concatenate(
+        [fn(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    )

@@ -1,0 +1,332 @@
+"""Trains an auto-encoder into a working directory and writes its codes.
+
+`train(config, workdir)` is the whole of `experiments/train_autoencoder.py`.
+It writes into `workdir`:
+
+  config.json     the `TrainConfig`, written first.
+  history.csv     one row per finished epoch (training and validation
+                  metrics), rewritten atomically as each epoch ends.
+  backup/         `keras.callbacks.BackupAndRestore` state (weights,
+                  optimizer, epoch) while training; removed once done.
+  model.keras     the trained model (`latens.models.load` reads it).
+  embeddings.npz  for every pool image, in pool order: `z` float32 `[N, L]`
+                  (the code; for the VAE the posterior mean), `errors`
+                  float32 `[N]` (mean absolute reconstruction error, used by
+                  the AE-error strategy), `labels` int64 `[N]` when known,
+                  and `config`, the config as a JSON string.
+  DONE            written last: the run is finished.
+
+Every file is written to a temporary name and renamed, so a killed run
+never leaves a half-written file. Started again with the same config, a
+killed run resumes from its last finished epoch; a finished run is skipped
+unless `overwrite=True`; a different config in the same workdir is an error.
+
+Training batches are shuffled every epoch and always full
+(`drop_remainder=True`): the t-SNE loss needs more than `perplexity + 1`
+examples per batch, and full batches split evenly over replicas. Validation
+uses full batches too (960 of `mnist_sample`'s 1,000 images at batch 64). A
+resumed run restarts the shuffling sequence, so it does not see the batches
+an uninterrupted run would have; its weights and optimizer state are exact.
+
+The paper's authors computed reconstruction errors for only the first ~800
+pool images; here every pool image gets one.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import shutil
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+from absl import logging
+
+from latens import data, models, runtime
+from latens.models import tsne
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; stored as `config.json`.
+
+    Attributes:
+      ae: "cae", "vae" or "tsne".
+      dataset: a `latens.data.DATASETS` name.
+      data_dir: folder of IDX files to read instead of downloading.
+      unbalanced: train on the paper's unbalanced pool.
+      latent_dim: L, the size of a code.
+      epochs: passes over the pool.
+      batch_size: global batch size (split over replicas).
+      learning_rate: Adam's learning rate.
+      seed: seed of the shuffling and of the VAE's noise. Weight
+        initialisation follows `keras.utils.set_random_seed`, which the
+        script calls with the same seed.
+      precision: a `latens.runtime.PRECISIONS` name.
+      distribute: a `latens.runtime.STRATEGIES` name.
+      perplexity: t-SNE target perplexity.
+      kl_weight: weight of the t-SNE KL(P || Q) against the summed BCE.
+      model_options: extra `build_autoencoder` options, e.g. narrow
+        `filters`, `convs_per_block` and `dense_units` for tests.
+    """
+
+    ae: str = "cae"
+    dataset: str = "mnist_sample"
+    data_dir: str | None = None
+    unbalanced: bool = False
+    latent_dim: int = 2
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 0
+    precision: str = "auto"
+    distribute: str = "default"
+    perplexity: float = tsne.PERPLEXITY
+    kl_weight: float = tsne.KL_WEIGHT
+    model_options: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for field, choices in (
+            ("ae", models.AUTOENCODERS),
+            ("dataset", data.DATASETS),
+            ("precision", runtime.PRECISIONS),
+            ("distribute", runtime.STRATEGIES),
+        ):
+            value = getattr(self, field)
+            if value not in choices:
+                raise ValueError(f"{field} must be one of {', '.join(choices)}, got {value!r}")
+        for field in ("latent_dim", "epochs", "batch_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles:
+    """The paths of a run's files inside its workdir."""
+
+    workdir: pathlib.Path
+
+    @property
+    def config(self) -> pathlib.Path:
+        return self.workdir / "config.json"
+
+    @property
+    def history(self) -> pathlib.Path:
+        return self.workdir / "history.csv"
+
+    @property
+    def backup(self) -> pathlib.Path:
+        return self.workdir / "backup"
+
+    @property
+    def model(self) -> pathlib.Path:
+        return self.workdir / "model.keras"
+
+    @property
+    def embeddings(self) -> pathlib.Path:
+        return self.workdir / "embeddings.npz"
+
+    @property
+    def done(self) -> pathlib.Path:
+        return self.workdir / "DONE"
+
+    def remove(self) -> None:
+        """Deletes every file of a run, leaving anything else in the workdir."""
+        shutil.rmtree(self.backup, ignore_errors=True)
+        for path in (self.config, self.history, self.model, self.embeddings, self.done):
+            path.unlink(missing_ok=True)
+
+
+class EpochCSVLogger(keras.callbacks.Callback):
+    """Writes each finished epoch's logs as a row of a CSV file.
+
+    Unlike `keras.callbacks.CSVLogger` it rewrites the file (atomically) at
+    every epoch end and first drops rows of that epoch or later, so an epoch
+    that a resumed run repeats replaces its row instead of duplicating it.
+    Put it before `BackupAndRestore` in the callbacks: a row is then on disk
+    before the backup that makes its epoch final, and no row is lost.
+    """
+
+    def __init__(self, path: os.PathLike):
+        super().__init__()
+        self.path = pathlib.Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        rows = [row for row in self._read() if int(row["epoch"]) < epoch]
+        rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+
+        def write(tmp):
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fields)
+                writer.writeheader()
+                writer.writerows(rows)
+
+        _write_atomically(self.path, write)
+
+    def _read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))
+
+
+def train(
+    config: TrainConfig,
+    workdir: os.PathLike,
+    *,
+    overwrite: bool = False,
+    splits: data.Splits | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: str | int = "auto",
+) -> RunFiles:
+    """Trains (or resumes, or skips) a run and writes its files.
+
+    Args:
+      config: the run.
+      workdir: its folder, created if needed.
+      overwrite: delete a previous run's files in `workdir` first.
+      splits: data to use instead of `data.load(config.dataset, ...)`:
+        anything with `pool` and `val` `(x, y)` pairs (`y` may be None).
+      callbacks: extra Keras callbacks, run after the logging and backup ones.
+      verbose: `Model.fit`'s verbosity; "auto" shows progress bars.
+
+    Returns:
+      The run's `RunFiles`.
+
+    Raises:
+      ValueError: `workdir` holds a run with a different config, or the batch
+        does not suit the data, the replicas or the perplexity.
+    """
+    files = RunFiles(pathlib.Path(workdir))
+    files.workdir.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        files.remove()
+    _claim_workdir(files, config)
+    if files.done.exists():
+        logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
+        return files
+    if files.backup.exists():
+        logging.info("Resuming the run in %s from its last finished epoch.", files.workdir)
+
+    strategy = runtime.make_strategy(config.distribute)
+    if splits is None:
+        splits = data.load(
+            config.dataset, config.data_dir, unbalanced=config.unbalanced, seed=config.seed
+        )
+    x_pool, y_pool = splits.pool
+    _check_batch_size(config, strategy.num_replicas_in_sync, len(x_pool))
+
+    with runtime.precision_policy(config.precision, strategy):
+        with strategy.scope():
+            model = models.build_autoencoder(
+                config.ae, config.latent_dim, input_shape=x_pool.shape[1:], **_model_options(config)
+            )
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        train_batches = data.make_dataset(
+            x_pool, batch_size=config.batch_size, shuffle=True, seed=config.seed, drop_remainder=True
+        )
+        model.fit(
+            train_batches,
+            validation_data=_validation_dataset(splits.val[0], config.batch_size),
+            epochs=config.epochs,
+            callbacks=[
+                EpochCSVLogger(files.history),
+                keras.callbacks.BackupAndRestore(files.backup, delete_checkpoint=False),
+                *callbacks,
+            ],
+            verbose=verbose,
+            shuffle=False,  # The dataset reshuffles itself every epoch.
+        )
+        _write_atomically(files.model, model.save)
+        _write_embeddings(model, x_pool, y_pool, config, files.embeddings)
+    _write_atomically(files.done, lambda tmp: pathlib.Path(tmp).write_text(_now() + "\n"))
+    shutil.rmtree(files.backup, ignore_errors=True)
+    logging.info("Finished: %s", files.workdir)
+    return files
+
+
+def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
+    """Writes `config.json`, or checks that the one there is `config`."""
+    if not files.config.exists():
+        _write_atomically(files.config, lambda tmp: pathlib.Path(tmp).write_text(config.to_json()))
+        return
+    stored = json.loads(files.config.read_text())
+    wanted = json.loads(config.to_json())
+    if stored != wanted:
+        differences = ", ".join(
+            f"{key}: {stored.get(key)!r} there, {wanted.get(key)!r} now"
+            for key in sorted(set(stored) | set(wanted))
+            if stored.get(key) != wanted.get(key)
+        )
+        raise ValueError(
+            f"{files.workdir} holds a run with a different config ({differences}). "
+            "Use another workdir, or overwrite (--overwrite) to replace that run."
+        )
+
+
+def _check_batch_size(config: TrainConfig, replicas: int, pool_size: int) -> None:
+    if config.batch_size % replicas:
+        raise ValueError(
+            f"batch_size {config.batch_size} must be a multiple of the {replicas} replicas"
+        )
+    if pool_size < config.batch_size:
+        raise ValueError(
+            f"the pool has {pool_size} images, fewer than one batch of {config.batch_size}"
+        )
+    per_replica = config.batch_size // replicas
+    if config.ae == "tsne" and per_replica - 1 <= config.perplexity:
+        raise ValueError(
+            f"the t-SNE loss needs more than perplexity + 1 = {config.perplexity + 1:g} examples per "
+            f"batch and replica, got {per_replica}; raise batch_size or lower perplexity"
+        )
+
+
+def _model_options(config: TrainConfig) -> dict:
+    options = dict(config.model_options)
+    if config.ae == "vae":
+        options["seed"] = config.seed
+    elif config.ae == "tsne":
+        options.update(perplexity=config.perplexity, kl_weight=config.kl_weight)
+    return options
+
+
+def _validation_dataset(x_val, batch_size: int):
+    if len(x_val) < batch_size:
+        logging.warning("No validation: %d validation images, fewer than a batch.", len(x_val))
+        return None
+    return data.make_dataset(x_val, batch_size=batch_size, drop_remainder=True)
+
+
+def _write_embeddings(model, x, y, config: TrainConfig, path: pathlib.Path) -> None:
+    arrays = {
+        "z": model.encode(x),
+        "errors": model.reconstruction_error(x),
+        "config": np.array(config.to_json()),
+    }
+    if y is not None:
+        arrays["labels"] = np.asarray(y, dtype=np.int64)
+    _write_atomically(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+def _write_atomically(path: pathlib.Path, write: Callable[[str], object]) -> None:
+    """Calls `write` on a temporary path beside `path`, then renames it to `path`.
+
+    The temporary name keeps the suffix, which `Model.save` and `np.savez`
+    rely on.
+    """
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    write(os.fspath(tmp))
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

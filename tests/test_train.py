@@ -1,0 +1,136 @@
+"""Tests of latens.train: the files of a run, resuming, skipping and config checks."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from latens import data, models, train
+
+NARROW = {"filters": [4, 4, 4], "convs_per_block": 1, "dense_units": [16]}
+
+
+@pytest.fixture(scope="module")
+def splits():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (192, 28, 28, 1), dtype=np.uint8)
+    y = rng.integers(0, 10, 192).astype(np.int64)
+    held_out = (x[128:], y[128:])
+    return data.Splits("tiny", (x[:128], y[:128]), held_out, held_out, tuple("0123456789"))
+
+
+def config(**overrides):
+    return train.TrainConfig(
+        **{"ae": "cae", "epochs": 2, "precision": "float32", "model_options": NARROW, **overrides}
+    )
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Remembers which epochs ran and the weights, and can kill a run after an epoch."""
+
+    def __init__(self, fail_after_epoch=None):
+        super().__init__()
+        self.fail_after_epoch = fail_after_epoch
+        self.epochs = []
+
+    def on_train_begin(self, logs=None):
+        # Runs after BackupAndRestore's on_train_begin: these are restored.
+        self.start_weights = self.model.get_weights()
+        self.start_step = int(self.model.optimizer.iterations)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.fail_after_epoch:
+            self.end_weights = self.model.get_weights()
+            raise KeyboardInterrupt(f"killed after epoch {epoch}")
+
+
+def history_epochs(files):
+    with open(files.history, newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("ae", ["vae", "tsne"])
+def test_a_run_writes_its_files_and_is_not_redone(ae, splits, tmp_path):
+    run = config(ae=ae, perplexity=10.0)
+    files = train.train(run, tmp_path, splits=splits, verbose=0)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "DONE", "config.json", "embeddings.npz", "history.csv", "model.keras"
+    ]
+    assert json.loads(files.config.read_text()) == json.loads(run.to_json())
+    assert history_epochs(files) == [0, 1]
+    with np.load(files.embeddings) as embeddings:
+        assert sorted(embeddings.files) == ["config", "errors", "labels", "z"]
+        z, errors = embeddings["z"], embeddings["errors"]
+        assert z.shape == (128, 2) and z.dtype == np.float32
+        assert errors.shape == (128,) and errors.dtype == np.float32
+        np.testing.assert_array_equal(embeddings["labels"], splits.pool[1])
+        assert embeddings["labels"].dtype == np.int64
+        assert json.loads(str(embeddings["config"])) == json.loads(run.to_json())
+    model = models.load(files.model)
+    np.testing.assert_array_equal(model.encode(splits.pool[0]), z)
+    np.testing.assert_array_equal(model.reconstruction_error(splits.pool[0]), errors)
+
+    stamp = files.model.stat().st_mtime_ns
+    recorder = EpochRecorder()
+    train.train(run, tmp_path, splits=splits, callbacks=[recorder], verbose=0)
+    assert recorder.epochs == [] and files.model.stat().st_mtime_ns == stamp
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(splits, tmp_path):
+    run = config(epochs=3)
+    killer = EpochRecorder(fail_after_epoch=1)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(run, tmp_path, splits=splits, callbacks=[killer], verbose=0)
+    files = train.RunFiles(tmp_path)
+    assert history_epochs(files) == [0, 1]
+    assert files.backup.exists() and not files.done.exists() and not files.embeddings.exists()
+    first_rows = files.history.read_text().splitlines()
+
+    recorder = EpochRecorder()
+    train.train(run, tmp_path, splits=splits, callbacks=[recorder], verbose=0)
+    assert recorder.epochs == [2]
+    assert recorder.start_step == 4  # Two epochs of two batches of 64.
+    for restored, saved in zip(recorder.start_weights, killer.end_weights):
+        np.testing.assert_array_equal(restored, saved)
+    assert history_epochs(files) == [0, 1, 2]
+    assert files.history.read_text().splitlines()[:3] == first_rows
+    assert files.done.exists() and files.embeddings.exists() and not files.backup.exists()
+
+    recorder = EpochRecorder()
+    train.train(run, tmp_path, splits=splits, callbacks=[recorder], overwrite=True, verbose=0)
+    assert recorder.epochs == [0, 1, 2]
+
+
+def test_a_repeated_epoch_replaces_its_history_row(tmp_path):
+    # A run killed after writing epoch 1's row but before its backup repeats
+    # epoch 1 when resumed.
+    logger = train.EpochCSVLogger(tmp_path / "history.csv")
+    logger.on_epoch_end(0, {"loss": 3.0})
+    logger.on_epoch_end(1, {"loss": 2.0})
+    logger.on_epoch_end(1, {"loss": 1.5})
+    with open(tmp_path / "history.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == [{"epoch": "0", "loss": "3.0"}, {"epoch": "1", "loss": "1.5"}]
+
+
+def test_a_workdir_with_another_config_is_refused(splits, tmp_path):
+    train.RunFiles(tmp_path).config.write_text(config(epochs=1).to_json())
+    with pytest.raises(ValueError, match=r"different config \(epochs: 1 there, 2 now\)"):
+        train.train(config(epochs=2), tmp_path, splits=splits, verbose=0)
+
+
+def test_batches_too_small_for_the_tsne_perplexity_are_refused(splits, tmp_path):
+    with pytest.raises(ValueError, match=r"more than perplexity \+ 1 = 31 examples per batch"):
+        train.train(config(ae="tsne", batch_size=16), tmp_path, splits=splits, verbose=0)
+
+
+def test_config_values_are_checked():
+    with pytest.raises(ValueError, match="ae must be one of cae, vae, tsne"):
+        train.TrainConfig(ae="pca")
+    with pytest.raises(ValueError, match="epochs must be positive"):
+        train.TrainConfig(epochs=0)
