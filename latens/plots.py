@@ -143,3 +143,159 @@ def write_data_figures(
         )
     )
     return written
+
+
+# -- figures of the reproduction (read from a grid's saved results) -----------
+
+
+def latent_scatter(
+    z: np.ndarray, labels: np.ndarray | None, class_names: tuple[str, ...], title: str, ax=None
+) -> plt.Figure:
+    """Codes `[N, 2]` coloured by class (the paper's Figure 2a).
+
+    Args:
+      z: codes `[N, L]`; the first two coordinates are drawn.
+      labels: int classes `[N]`, or None to draw every code grey.
+      class_names: one name per class, for the legend.
+      title: the axes' title.
+      ax: axes to draw into; a new figure when None.
+
+    Returns:
+      The figure drawn into.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 5.5))
+    else:
+        fig = ax.figure
+    order = np.random.default_rng(0).permutation(len(z))  # No class hides the others.
+    if labels is None:
+        ax.scatter(z[order, 0], z[order, 1], s=1, c="0.6", rasterized=True)
+    else:
+        cmap = plt.get_cmap("tab10")
+        ax.scatter(z[order, 0], z[order, 1], s=1, c=cmap(labels[order] % 10), alpha=0.5, rasterized=True)
+        handles = [
+            plt.Line2D([], [], marker="o", ls="", color=cmap(c % 10), label=name)
+            for c, name in enumerate(class_names)
+        ]
+        ax.legend(handles=handles, title="class", fontsize=7, markerscale=1.2, loc="best", ncol=2)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def validation_curves(curves: dict[str, list[dict]], title: str) -> plt.Figure:
+    """Validation accuracy over epochs: one line per row, mean with a ±1 std band (Figure 2b).
+
+    Args:
+      curves: row label -> one history per seed (`{"epoch": [...], "val_accuracy": [...]}`).
+      title: the figure title.
+
+    Returns:
+      The figure.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    cmap = plt.get_cmap("tab20")
+    for i, (label, histories) in enumerate(curves.items()):
+        epochs = histories[0]["epoch"]
+        values = np.array([h["val_accuracy"] for h in histories if h["epoch"] == epochs]) * 100
+        mean, std = values.mean(axis=0), values.std(axis=0)
+        ax.plot(epochs, mean, color=cmap(i % 20), label=f"{label} ({len(values)})", lw=1.5)
+        if len(values) > 1:
+            ax.fill_between(epochs, mean - std, mean + std, color=cmap(i % 20), alpha=0.15)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, title="strategy (seeds)", title_fontsize=7)
+    return fig
+
+
+def query_scatters(z: np.ndarray, queries: dict[str, np.ndarray], title: str) -> plt.Figure:
+    """One panel per strategy: all codes in grey, the chosen ones on top.
+
+    Args:
+      z: codes `[N, L]` of one auto-encoder (first two coordinates drawn).
+      queries: row label -> chosen indices `[n]`.
+      title: the figure title.
+
+    Returns:
+      The figure.
+    """
+    columns = min(4, len(queries))
+    rows = int(np.ceil(len(queries) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False,
+                             sharex=True, sharey=True)
+    for ax in axes.flat[len(queries):]:
+        ax.axis("off")
+    for ax, (label, indices) in zip(axes.flat, queries.items()):
+        ax.scatter(z[:, 0], z[:, 1], s=0.5, c="0.8", rasterized=True)
+        ax.scatter(z[indices, 0], z[indices, 1], s=9, c="tab:red", edgecolors="k", linewidths=0.3)
+        ax.set_title(f"{label} (n = {len(indices)})", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("$z_1$")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("$z_2$")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def query_class_heatmap(counts: dict[str, np.ndarray], class_names: tuple[str, ...], title: str) -> plt.Figure:
+    """Mean number of query images per class, one row per strategy.
+
+    Args:
+      counts: row label -> mean count per class `[num_classes]`.
+      class_names: column labels.
+      title: the figure title.
+
+    Returns:
+      The figure.
+    """
+    labels = list(counts)
+    matrix = np.array([counts[k] for k in labels], dtype=float)
+    fig, ax = plt.subplots(figsize=(0.6 * len(class_names) + 3, 0.35 * len(labels) + 1.5))
+    image = ax.imshow(matrix, cmap="viridis", aspect="auto")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                color="white" if value < matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(class_names)), class_names, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("class")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, label="query images (mean over seeds)")
+    return fig
+
+
+def accuracy_bars(summaries: dict[str, dict[str, object]], title: str) -> plt.Figure:
+    """Table 1 as bars: mean test accuracy with its 95 % confidence interval.
+
+    Args:
+      summaries: column label -> {row label -> `evaluate.Summary`}.
+      title: the figure title.
+
+    Returns:
+      The figure.
+    """
+    columns = list(summaries)
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 0.32 * max(
+        len(v) for v in summaries.values()) + 1.6), squeeze=False, sharey=True)
+    row_labels = list(dict.fromkeys(r for v in summaries.values() for r in v))
+    positions = np.arange(len(row_labels))
+    for ax, column in zip(axes[0], columns):
+        for i, label in enumerate(row_labels):
+            s = summaries[column].get(label)
+            if s is None:
+                continue
+            has_ci = s.count > 1
+            error = [[100 * (s.mean - s.ci_low)], [100 * (s.ci_high - s.mean)]] if has_ci else None
+            ax.barh(i, 100 * s.mean, xerr=error, color="tab:blue" if label != "random" else "tab:gray",
+                    capsize=2, height=0.7)
+        ax.set_title(column, fontsize=9)
+        ax.set_xlabel("test accuracy (%)")
+        ax.grid(axis="x", alpha=0.3)
+        lows = [100 * s.mean for s in summaries[column].values()]
+        ax.set_xlim(max(0, min(lows) - 10), 100)
+    axes[0, 0].set_yticks(positions, row_labels, fontsize=8)
+    axes[0, 0].invert_yaxis()
+    fig.suptitle(title, fontsize=10)
+    return fig

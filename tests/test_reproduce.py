@@ -1,0 +1,148 @@
+"""The Table 1 grid: a tiny grid end to end, killed and resumed, and the table rendering."""
+
+import json
+
+import numpy as np
+import pytest
+
+from latens import evaluate, reproduce
+
+TINY_CLASSIFIER = evaluate.ClassifierConfig(
+    epochs=2, filters=(4, 4, 4), convs_per_block=1, dense_units=(16,), val_points=1, val_size=50,
+    precision="float32",
+)
+
+
+def tiny_config(workdir, **changes):
+    settings = dict(
+        workdir=str(workdir),
+        datasets=("mnist_sample+unbalanced",),
+        sizes=(20,),
+        aes=("vae",),
+        strategies=("random", "ae-error", "multi-normal-cluster"),
+        seeds=(0, 1),
+        ae_epochs=1,
+        ae_options={"filters": [4, 4, 4], "convs_per_block": 1, "dense_units": [16]},
+        precision="float32",
+        classifier=TINY_CLASSIFIER,
+    )
+    settings.update(changes)
+    return reproduce.GridConfig(**settings)
+
+
+def test_rows_and_cells_follow_the_paper_order():
+    config = reproduce.GridConfig(seeds=(0,), sizes=(100,), datasets=("mnist",))
+    rows = [reproduce.Cell("mnist", 100, s, a, 0).row for s, a in reproduce.rows(config)]
+    assert rows[:2] == ["random", "ae-error"]
+    assert rows[2:6] == ["cae/uniform", "cae/multi-normal", "cae/uniform-cluster", "cae/multi-normal-cluster"]
+    assert len(rows) == 2 + 3 * 4 == len(reproduce.cells(config))
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="unknown strategies"):
+        reproduce.GridConfig(strategies=("best",))
+    with pytest.raises(ValueError, match="unknown datasets"):
+        reproduce.GridConfig(datasets=("cifar",))
+
+
+def test_tiny_grid_runs_resumes_and_renders(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path)
+    calls = []
+    real = evaluate.train_and_evaluate
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # The grid is killed in its fourth cell.
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "train_and_evaluate", counting)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run(config)
+    done = sorted((tmp_path / "results").rglob("*.json"))
+    assert len(done) == 3
+    stamps = {p: p.stat().st_mtime_ns for p in done}
+
+    calls.clear()
+    table = reproduce.run(config)
+    assert len(calls) == 3  # Only the cells that had not finished.
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    results = reproduce.load_results(tmp_path)
+    assert len(results) == 6
+
+    # One auto-encoder trained, reused by both strategies that need codes.
+    assert (tmp_path / "ae" / "mnist_sample+unbalanced" / "vae-seed0" / "DONE").exists()
+    for result in results:
+        assert len(result["query_indices"]) == 20 == len(set(result["query_indices"]))
+        assert sum(result["query_class_counts"]) == 20
+        assert result["config"]["seed"] in (0, 1) and "tensorflow" in result["versions"]
+
+    assert "unbalanced MNIST sample, n = 20" in table
+    assert "| random |" in table and "| VAE multi-normal-cluster |" in table
+    assert "(2)" in table
+    assert (tmp_path / "table1.md").read_text() == table
+
+    # Nothing runs a second time once complete.
+    calls.clear()
+    reproduce.run(config)
+    assert calls == []
+
+
+def test_changed_config_is_refused(tmp_path):
+    config = tiny_config(tmp_path, strategies=("random",), seeds=(0,))
+    reproduce.run(config)
+    changed = tiny_config(
+        tmp_path, strategies=("random",), seeds=(0,),
+        classifier=evaluate.ClassifierConfig(**{**TINY_CLASSIFIER.__dict__, "epochs": 3}),
+    )
+    with pytest.raises(ValueError, match="different config .*classifier"):
+        reproduce.run(changed)
+
+
+def _result(dataset, n, row, seed, accuracy):
+    return {"config": {"dataset": dataset, "n": n, "row": row, "seed": seed}, "test_accuracy": accuracy}
+
+
+def test_table_rendering_from_saved_values():
+    results = [
+        _result("mnist", 100, "random", 0, 0.70),
+        _result("mnist", 100, "random", 1, 0.74),
+        _result("mnist", 100, "random", 2, 0.78),
+        _result("mnist", 100, "vae/uniform", 0, 0.75),
+        _result("mnist", 100, "vae/uniform", 1, 0.76),
+        _result("mnist", 100, "vae/uniform", 2, 0.80),
+        _result("mnist+unbalanced", 1000, "random", 0, 0.9),
+    ]
+    table = reproduce.render_table1(results)
+    lines = table.splitlines()
+    header = next(l for l in lines if l.startswith("| strategy"))
+    assert header == "| strategy | MNIST, n = 100 | unbalanced MNIST, n = 1000 |"
+    assert "| random | 74.0 ± 4.0 (3) | 90.0 (1) |" in lines
+    assert "| VAE uniform | 77.0 ± 2.6 (3) |  |" in lines
+    # Paired differences 5, 2, 2 points: mean 3.0, t(0.975, 2) * 1.732 / sqrt(3) = 4.3.
+    assert "| VAE uniform | +3.0 [-1.3, +7.3] (3) |  |" in lines
+
+
+def test_table_only_needs_no_results(tmp_path):
+    assert reproduce.write_table(tmp_path) == "No results yet.\n"
+
+
+def test_figures_from_saved_results(tmp_path):
+    config = tiny_config(tmp_path / "grid", seeds=(0,))
+    reproduce.run(config)
+    written = reproduce.write_figures(tmp_path / "grid", tmp_path / "figures")
+    names = sorted(p.rsplit("/", 1)[1] for p in written)
+    # ae-error ranks the CAE's errors, so a CAE was trained beside the VAE.
+    assert names == [
+        "latent_mnist_sample_unbalanced_cae.png",
+        "latent_mnist_sample_unbalanced_vae.png",
+        "queries_mnist_sample_unbalanced_n20_cae.png",
+        "queries_mnist_sample_unbalanced_n20_vae.png",
+        "query_classes_mnist_sample_unbalanced_n20.png",
+        "table1_bars.png",
+        "validation_mnist_sample_unbalanced_n20.png",
+    ]
+    for path in written:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "figures" / path.rsplit("/", 1)[1]).stat().st_size > 5_000
