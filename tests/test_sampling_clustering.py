@@ -113,3 +113,25 @@ def test_clustering_is_seeded(monkeypatch):
     monkeypatch.setattr(clustering, "EXACT_LIMIT", 100)
     z = np.random.default_rng(5).normal(size=(3000, 2))
     np.testing.assert_array_equal(clustering.cluster(z, 6, seed=1), clustering.cluster(z, 6, seed=1))
+
+
+def test_a_query_gets_at_least_sqrt_n_clusters():
+    # One Gaussian cloud has no clear groups; a query of n still gets
+    # ceil(sqrt(n)) clusters to stratify over.
+    z = np.random.default_rng(4).normal(size=(3000, 2))
+    from_gap = clustering.cluster(z, seed=0).max() + 1
+    assert from_gap < 10
+    assert clustering.cluster(z, seed=0, n=100).max() + 1 == 10
+    assert clustering.cluster(z, seed=0, n=1000).max() + 1 == 32
+    # A small query keeps what the gap found.
+    assert clustering.cluster(z, seed=0, n=3).max() + 1 == from_gap
+
+
+def test_clear_groups_are_kept_when_more_clusters_are_needed():
+    z, blob = unequal_blobs()
+    assert clustering.cluster(z, seed=0, n=100).max() + 1 == 10
+    labels = clustering.cluster(z, seed=0, n=1000)
+    assert labels.max() + 1 == 32
+    # The extra clusters split blobs; no cluster mixes two blobs.
+    for c in range(32):
+        assert len(np.unique(blob[labels == c])) == 1

@@ -150,7 +150,7 @@ def probcover(z, n, *, seed, delta=None, purity=PURITY, n_clusters=None, cluster
     if delta is None:
         if not 0 < purity < 1:
             raise ValueError(f"purity must be in (0, 1); got {purity}.")
-        labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed)
+        labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
         delta = _purity_radius(z, labels, purity, rng)
         logging.info("ProbCover delta = %.4g (ball purity %.2f over %d clusters).", delta, purity,
                      labels.max() + 1)
@@ -191,7 +191,7 @@ def cluster_medoid(z, n, *, seed, n_clusters=None, clusters=None):
         int64 array `[n]` of distinct indices: clusters interleaved
         round-robin, largest cluster first in each round.
     """
-    labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed)
+    labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
     sizes = np.bincount(labels)
     quotas = quotas_lib.cluster_quotas(sizes, n)
     groups = []

@@ -63,7 +63,7 @@ def select_queries(workdir, *, strategy, n, seed=0, n_clusters=None, threshold=N
     # example's cluster in the CSV.
     clusters = None
     if "clusters" in takes:
-        clusters = clustering.cluster(z, options.pop("n_clusters", None), seed)
+        clusters = clustering.cluster(z, options.pop("n_clusters", None), seed, n=n)
         options["clusters"] = clusters
     indices = strategies.select(strategy, z, n, seed=seed, errors=errors, **options)
 

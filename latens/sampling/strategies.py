@@ -150,7 +150,7 @@ def _algorithm1(z, n, distribution, *, seed, threshold, hit, per_cluster=False, 
     if hit not in algorithm.HITS:
         raise ValueError(f"hit must be one of {algorithm.HITS}; got {hit!r}.")
     if per_cluster:
-        labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed)
+        labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
     else:
         labels = np.zeros(len(z), dtype=np.int64)
     return algorithm.sample_clusters(z, n, labels, distribution=distribution, seed=seed,
