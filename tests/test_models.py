@@ -246,3 +246,12 @@ def mirrored_report():
 
 if __name__ == "__main__" and sys.argv[1:] == ["mirrored"]:
     print(json.dumps(mirrored_report()))
+
+
+@pytest.mark.parametrize("kind, bernoulli", [("cae", False), ("vae", True), ("tsne", True)])
+def test_reconstruction_is_linear_for_the_cae_and_bernoulli_means_otherwise(kind, bernoulli):
+    model = build(kind)
+    x = images(6).astype(np.float32) / 255.0
+    outputs = np.asarray(model.decoder(model.encoder(x)[0] if kind == "vae" else model.encoder(x)))
+    expected = 1.0 / (1.0 + np.exp(-outputs)) if bernoulli else outputs
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-5, atol=1e-6)

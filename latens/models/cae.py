@@ -9,9 +9,13 @@ steps, the metric trackers, batched encoding and serialisation below serve
 all three.
 
 Choices:
-* The reconstruction is the sigmoid of float32 decoder logits for all three
-  models. For the CAE this keeps reconstructions in the data's range [0, 1],
-  so its reconstruction errors are comparable with the other two models'.
+* The CAE's reconstruction is the decoder's float32 output as it is (a
+  linear output layer); the VAE and the t-SNE auto-encoder, trained on the
+  Bernoulli likelihood, take its sigmoid (`reconstruct`). A sigmoid output
+  trained on the MSE saturates: MNIST digits are mostly black, the output
+  is pushed towards 0 everywhere, the sigmoid's gradient vanishes there, and
+  the CAE stalls at an all-black reconstruction (worse than the mean image)
+  with codes that barely move.
 * Training under `tf.distribute`: every model returns per-example losses
   `[B]`, and the train step reduces them with `tf.nn.compute_average_loss`,
   i.e. divides their sum by the *global* batch size. Gradients, summed over
@@ -101,9 +105,13 @@ class ConvAutoEncoder(keras.Model):
         """Codes `[N, L]` of float images `[N, H, W, C]` in [0, 1]."""
         return self.encoder(x, training=training)
 
+    def reconstruct(self, outputs):
+        """The reconstruction from the decoder's float32 outputs: the outputs themselves."""
+        return outputs
+
     def call(self, x, training=False):
-        """Reconstructions in [0, 1], float32, of float images in [0, 1]."""
-        return tf.sigmoid(self.decoder(self.code(x, training=training), training=training))
+        """Float32 reconstructions of float images in [0, 1]."""
+        return self.reconstruct(self.decoder(self.code(x, training=training), training=training))
 
     def per_example_losses(self, x, training=False) -> dict[str, tf.Tensor]:
         """The losses of a batch, one value per example.
@@ -161,7 +169,7 @@ class ConvAutoEncoder(keras.Model):
           batch_size: images per forward pass.
 
         Returns:
-          float32 `[N]`: mean over pixels of |x - reconstruction|, in [0, 1].
+          float32 `[N]`: mean over pixels of |x - reconstruction|.
         """
         return _map_batches(self._error_batch, x, batch_size)
 

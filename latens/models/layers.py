@@ -95,7 +95,8 @@ def build_decoder(
     Returns:
       A functional model, codes `[N, L]` to logits `[N, H, W, C]`. The last
       layer, a 1x1 conv without activation, computes in float32 under any
-      mixed-precision policy; the reconstruction is the logits' sigmoid.
+      mixed-precision policy; each model turns them into a reconstruction
+      (`reconstruct`).
     """
     _check_image_shape(output_shape, filters)
     height, width, channels = output_shape

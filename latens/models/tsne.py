@@ -62,6 +62,10 @@ class TSNEAutoEncoder(ConvAutoEncoder):
         self.perplexity = float(perplexity)
         self.kl_weight = float(kl_weight)
 
+    def reconstruct(self, logits):
+        """Bernoulli means: the sigmoid of the decoder's logits."""
+        return tf.sigmoid(logits)
+
     def per_example_losses(self, x, training=False):
         z = self.code(x, training=training)
         reconstruction = losses.binary_cross_entropy(x, self.decoder(z, training=training))

@@ -69,8 +69,12 @@ class VariationalAutoEncoder(ConvAutoEncoder):
         eps = tf.random.stateless_normal(tf.shape(mu), seed=seed)
         return mu + tf.exp(0.5 * log_var) * eps
 
+    def reconstruct(self, logits):
+        """Bernoulli means: the sigmoid of the decoder's logits."""
+        return tf.sigmoid(logits)
+
     def call(self, x, training=False):
-        return tf.sigmoid(self._forward(x, training)[0])
+        return self.reconstruct(self._forward(x, training)[0])
 
     def per_example_losses(self, x, training=False):
         logits, mu, log_var = self._forward(x, training)
