@@ -57,7 +57,8 @@ class TrainConfig:
 
     Attributes:
       ae: "cae", "vae" or "tsne".
-      dataset: a `latens.data.DATASETS` name.
+      dataset: a `latens.data.DATASETS` name; when `train` is given the
+        data (`splits`), any name for it (e.g. `folder:<digest>`).
       data_dir: folder of IDX files to read instead of downloading.
       unbalanced: train on the paper's unbalanced pool.
       latent_dim: L, the size of a code.
@@ -93,7 +94,6 @@ class TrainConfig:
     def __post_init__(self):
         for field, choices in (
             ("ae", models.AUTOENCODERS),
-            ("dataset", data.DATASETS),
             ("precision", runtime.PRECISIONS),
             ("distribute", runtime.STRATEGIES),
         ):
@@ -203,9 +203,12 @@ def train(
       The run's `RunFiles`.
 
     Raises:
-      ValueError: `workdir` holds a run with a different config, or the batch
-        does not suit the data, the replicas or the perplexity.
+      ValueError: `workdir` holds a run with a different config, the dataset
+        is unknown (without `splits`), or the batch does not suit the data,
+        the replicas or the perplexity.
     """
+    if splits is None and config.dataset not in data.DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(data.DATASETS)}, got {config.dataset!r}")
     files = RunFiles(pathlib.Path(workdir))
     files.workdir.mkdir(parents=True, exist_ok=True)
     if overwrite:

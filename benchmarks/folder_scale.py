@@ -1,0 +1,97 @@
+"""Reading speed and peak memory of `latens.folder.read_images` on a folder of synthetic images.
+
+Writes `--count` synthetic colour images of `--source_size` pixels (smooth
+random blobs plus noise, so that they compress like photographs) into a
+temporary folder, then reads them into a fresh cache once per entry of
+`--workers`, each in its own subprocess. It reports wall time, images per
+second, and the subprocess's peak resident set size
+(`resource.getrusage(...).ru_maxrss`) beside its size before reading
+(interpreter and libraries) and the size of the resized array that reading
+produces. Reading streams: memory grows with the resized array (its pages
+are mapped from the cache file), not with the decoded full-size images.
+
+    python benchmarks/folder_scale.py --count=4000 --source_size=128 --image_size=64
+"""
+
+import json
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from absl import app, flags
+from PIL import Image
+
+from latens import folder
+
+_COUNT = flags.DEFINE_integer("count", 4000, "Images in the folder.")
+_SOURCE_SIZE = flags.DEFINE_integer("source_size", 128, "Side of the images on disk.")
+_FORMAT = flags.DEFINE_enum("format", "png", ["png", "jpg"], "File format on disk.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "Side they are resized to.")
+_CHANNELS = flags.DEFINE_integer("channels", 3, "1 or 3.")
+_WORKERS = flags.DEFINE_list("workers", ["1", "2", "4"], "Decoding threads to compare.")
+_MEASURE = flags.DEFINE_string("measure", None, "Internal: one measurement, as JSON.")
+
+
+def write_images(root: pathlib.Path, count: int, size: int, suffix: str, seed: int = 0) -> None:
+    """Writes `count` synthetic `size` x `size` RGB images into `root`."""
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1)
+    for i in range(count):
+        image = np.zeros((size, size, 3))
+        for centre, radius, colour in zip(rng.uniform(0, size, (4, 2)), rng.uniform(size / 10, size / 3, 4),
+                                          rng.uniform(0, 255, (4, 3))):
+            weight = np.exp(-np.sum((grid - centre) ** 2, -1) / (2 * radius**2))
+            image += weight[..., None] * colour
+        image += rng.normal(0, 8, image.shape)
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / f"{i // 1000:02d}" / f"{i:06d}.{suffix}")
+
+
+def measure(images_dir: str, cache_dir: str, image_size: int, channels: int, workers: int) -> dict:
+    """Reads the folder once in this process; returns time and memory."""
+    files, _ = folder.list_files(images_dir)
+    before = _peak_rss_mb()
+    start = time.perf_counter()
+    read = folder.read_images(images_dir, files, cache_dir, image_size=image_size, channels=channels,
+                              workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "images": len(read.paths), "rss_before_mb": before,
+            "peak_rss_mb": _peak_rss_mb(), "array_mb": read.images.nbytes / 2**20}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes.
+
+
+def main(argv):
+    del argv
+    if _MEASURE.value:
+        print(json.dumps(measure(**json.loads(_MEASURE.value))))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        images_dir = pathlib.Path(tmp, "images")
+        for sub in range(-(-_COUNT.value // 1000)):
+            (images_dir / f"{sub:02d}").mkdir(parents=True)
+        start = time.perf_counter()
+        write_images(images_dir, _COUNT.value, _SOURCE_SIZE.value, _FORMAT.value)
+        disk_mb = sum(p.stat().st_size for p in images_dir.rglob("*.*")) / 2**20
+        print(f"wrote {_COUNT.value} {_SOURCE_SIZE.value}x{_SOURCE_SIZE.value} {_FORMAT.value} images "
+              f"({disk_mb:.0f} MB) in {time.perf_counter() - start:.0f} s; reading to "
+              f"{_IMAGE_SIZE.value}x{_IMAGE_SIZE.value}x{_CHANNELS.value}")
+        print("| workers | seconds | images/s | peak RSS (MB) | RSS before reading (MB) | resized array (MB) |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for run, workers in enumerate(map(int, _WORKERS.value)):
+            spec = {"images_dir": str(images_dir), "cache_dir": str(pathlib.Path(tmp, f"cache{run}")),
+                    "image_size": _IMAGE_SIZE.value, "channels": _CHANNELS.value, "workers": workers}
+            result = subprocess.run([sys.executable, __file__, f"--measure={json.dumps(spec)}"],
+                                    capture_output=True, text=True, check=True)
+            r = json.loads(result.stdout.strip().splitlines()[-1])
+            print(f"| {workers} | {r['seconds']:.1f} | {r['images'] / r['seconds']:.0f} | {r['peak_rss_mb']:.0f} "
+                  f"| {r['rss_before_mb']:.0f} | {r['array_mb']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
