@@ -363,6 +363,32 @@ def _row_order(row: str) -> tuple:
 
 ROW_NAMES = {"cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE"}
 
+# The paper's Table 1 (test accuracy, %), single runs of the authors' code,
+# from report/report.tex of github.com/bendkill/latens. Columns: MNIST
+# n = 1000, 100; unbalanced MNIST n = 1000, 100.
+_PAPER_COLUMNS = (("mnist", 1000), ("mnist", 100), ("mnist+unbalanced", 1000), ("mnist+unbalanced", 100))
+_PAPER_ROWS = {
+    "random": (94.0, 80.9, 92.6, 76.6),
+    "ae-error": (93.8, 76.6, 57.8, 46.4),
+    "cae/uniform": (72.7, 38.1, 62.9, 44.6),
+    "cae/multi-normal": (93.1, 70.3, 90.5, 66.3),
+    "cae/uniform-cluster": (89.6, 71.6, 89.2, 71.5),
+    "cae/multi-normal-cluster": (94.4, 80.9, 92.8, 79.6),
+    "vae/uniform": (68.2, 38.8, 62.4, 35.3),
+    "vae/multi-normal": (92.1, 69.9, 91.7, 66.5),
+    "vae/uniform-cluster": (86.1, 67.3, 86.8, 62.1),
+    "vae/multi-normal-cluster": (94.3, 82.9, 92.3, 85.0),
+    "tsne/uniform": (69.3, 56.6, 85.7, 53.0),
+    "tsne/multi-normal": (93.6, 82.3, 91.7, 77.0),
+    "tsne/uniform-cluster": (87.3, 71.6, 91.6, 76.6),
+    "tsne/multi-normal-cluster": (94.4, 78.9, 92.4, 75.9),
+}
+PAPER_TABLE1 = {
+    (dataset, n, row): value
+    for row, values in _PAPER_ROWS.items()
+    for (dataset, n), value in zip(_PAPER_COLUMNS, values)
+}
+
 
 def dataset_label(dataset: str) -> str:
     name = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "mnist_sample": "MNIST sample"}
@@ -387,7 +413,8 @@ def scores_by_cell(results: Sequence[dict], metric: str = "test_accuracy") -> di
 def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str:
     """Table 1 in the paper's layout, as markdown: mean ± std (seeds) in percent.
 
-    A second table gives each row's paired difference to `random` (same
+    Each column with a published counterpart (`PAPER_TABLE1`) is followed by
+    a "paper" column holding the paper's value. A second table gives each row's paired difference to `random` (same
     seeds), with its 95 % confidence interval.
 
     Args:
@@ -403,26 +430,36 @@ def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str
     columns = sorted({(d, n) for d, n, _ in scores}, key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
     row_keys = sorted({r for _, _, r in scores}, key=_row_order)
     header = [f"{dataset_label(d)}, n = {n}" for d, n in columns]
+    published = [
+        metric == "test_accuracy" and any(key[:2] == column for key in PAPER_TABLE1) for column in columns
+    ]
+    first_header = []
+    for title, paper in zip(header, published):
+        first_header += [title, "paper"] if paper else [title]
 
     def line(cells_):
         return "| " + " | ".join(cells_) + " |"
 
     out = [
-        f"Test accuracy (%), mean ± std over seeds (number of seeds); {metric}.",
+        f"Test accuracy (%), mean ± std over seeds (number of seeds); {metric}."
+        + (" The paper's single-run values beside." if any(published) else ""),
         "",
-        line(["strategy", *header]),
-        line(["---"] * (len(header) + 1)),
+        line(["strategy", *first_header]),
+        line(["---"] * (len(first_header) + 1)),
     ]
     for row in row_keys:
         entries = []
-        for v, n in columns:
+        for (v, n), paper in zip(columns, published):
             values = scores.get((v, n, row))
             if not values:
                 entries.append("")
-                continue
-            s = evaluate.summarize(list(values.values()))
-            spread = "" if np.isnan(s.std) else f" ± {100 * s.std:.1f}"
-            entries.append(f"{100 * s.mean:.1f}{spread} ({s.count})")
+            else:
+                s = evaluate.summarize(list(values.values()))
+                spread = "" if np.isnan(s.std) else f" ± {100 * s.std:.1f}"
+                entries.append(f"{100 * s.mean:.1f}{spread} ({s.count})")
+            if paper:
+                value = PAPER_TABLE1.get((v, n, row))
+                entries.append("" if value is None else f"{value:.1f}")
         out.append(line([row_label(row), *entries]))
 
     out += [

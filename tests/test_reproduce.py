@@ -116,11 +116,18 @@ def test_table_rendering_from_saved_values():
     table = reproduce.render_table1(results)
     lines = table.splitlines()
     header = next(l for l in lines if l.startswith("| strategy"))
-    assert header == "| strategy | MNIST, n = 100 | unbalanced MNIST, n = 1000 |"
-    assert "| random | 74.0 ± 4.0 (3) | 90.0 (1) |" in lines
-    assert "| VAE uniform | 77.0 ± 2.6 (3) |  |" in lines
+    assert header == "| strategy | MNIST, n = 100 | paper | unbalanced MNIST, n = 1000 | paper |"
+    assert "| random | 74.0 ± 4.0 (3) | 80.9 | 90.0 (1) | 92.6 |" in lines
+    assert "| VAE uniform | 77.0 ± 2.6 (3) | 38.8 |  | 62.4 |" in lines
     # Paired differences 5, 2, 2 points: mean 3.0, t(0.975, 2) * 1.732 / sqrt(3) = 4.3.
     assert "| VAE uniform | +3.0 [-1.3, +7.3] (3) |  |" in lines
+
+
+def test_table_has_no_paper_column_where_the_paper_has_no_value():
+    results = [_result("fashion_mnist", 100, "random", 0, 0.5), _result("mnist", 100, "kcenter", 0, 0.6)]
+    lines = reproduce.render_table1(results).splitlines()
+    assert "| strategy | Fashion-MNIST, n = 100 | MNIST, n = 100 | paper |" in lines
+    assert "| kcenter |  | 60.0 (1) |  |" in lines
 
 
 def test_table_only_needs_no_results(tmp_path):
