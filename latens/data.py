@@ -36,7 +36,7 @@ import urllib.parse
 import numpy as np
 import scipy.ndimage
 
-from latens import idx
+from latens import fileio, idx
 
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample")
 POOL_SIZE = 50_000
@@ -235,7 +235,7 @@ def _download_with_tfds(name: str) -> tuple[Pair, Pair]:
                 "raw) into a folder and pass data_dir=FOLDER (--data_dir=FOLDER on "
                 "the command line), or use the bundled dataset 'mnist_sample'."
             ) from e
-        _atomic_write_text(index_path, json.dumps(paths, indent=1))
+        fileio.write_text(index_path, json.dumps(paths, indent=1))
     train = idx.read_images_and_labels(paths["train_images"], paths["train_labels"])
     test = idx.read_images_and_labels(paths["test_images"], paths["test_labels"])
     return train, test
@@ -251,13 +251,6 @@ def _read_path_index(index_path: str) -> dict[str, str] | None:
     if set(paths) != set(_IDX_FILES) or not all(map(os.path.isfile, paths.values())):
         return None
     return paths
-
-
-def _atomic_write_text(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _check_reachable(url: str, timeout: float = 5.0) -> None:

@@ -80,7 +80,7 @@ from absl import logging
 from numpy.lib import format as npy_format
 from PIL import Image, ImageOps
 
-from latens import data, folder_plots, models, plots, runtime, sampling, train
+from latens import data, fileio, folder_plots, models, plots, runtime, sampling, train
 from latens.models import layers
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
@@ -369,7 +369,7 @@ def read_images(
         manifest_path.unlink(missing_ok=True)
         os.replace(partial, array_path)
         manifest.update(paths=paths, unreadable=unreadable, digest=digest.hexdigest()[:16])
-        _write_text(manifest_path, json.dumps(manifest))
+        fileio.write_text(manifest_path, json.dumps(manifest))
     finally:
         pool.shutdown(cancel_futures=True)
         partial.unlink(missing_ok=True)
@@ -547,7 +547,7 @@ def _write_outputs(out_dir, folder, others, summary, bar, *, z, errors, clusters
     title = f"{summary['strategy']}: {len(query)} of {len(z)} images"
     chosen = folder.images[query]
     try:
-        _write_text(staging / "query.csv", _query_csv(folder.paths, z, clusters, query))
+        fileio.write_text(staging / "query.csv", _query_csv(folder.paths, z, clusters, query))
         np.savez(
             staging / "embeddings.npz", z=z, errors=errors, paths=np.array(folder.paths),
             clusters=clusters, query=query, config=np.array(json.dumps(summary, sort_keys=True)),
@@ -560,8 +560,8 @@ def _write_outputs(out_dir, folder, others, summary, bar, *, z, errors, clusters
                    staging / "latent.png")
         bar.update()
         skipped = sorted([*folder.unreadable, *others])
-        _write_text(staging / "skipped.txt", "".join(f"{p}\t{r}\n" for p, r in [("path", "reason"), *skipped]))
-        _write_text(staging / "config.json", json.dumps(summary, indent=2, sort_keys=True))
+        fileio.write_text(staging / "skipped.txt", "".join(f"{p}\t{r}\n" for p, r in [("path", "reason"), *skipped]))
+        fileio.write_text(staging / "config.json", json.dumps(summary, indent=2, sort_keys=True))
         for name in OUTPUTS:
             os.replace(staging / name, out_dir / name)
     finally:
@@ -580,13 +580,6 @@ def _query_csv(paths: list[str], z: np.ndarray, clusters: np.ndarray, query: np.
 
 def _relative(path: str, root: pathlib.Path) -> str:
     return pathlib.Path(os.path.relpath(path, root)).as_posix()
-
-
-def _write_text(path: pathlib.Path, text: str) -> None:
-    """Writes a text file atomically (temporary name, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def export_images(images: np.ndarray, out_dir: os.PathLike, prefix: str = "image") -> list[pathlib.Path]:

@@ -14,18 +14,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
-from latens import data  # noqa: E402
+from latens import data, fileio  # noqa: E402
 
 
 def save(fig: plt.Figure, path: str | os.PathLike) -> str:
     """Writes a figure atomically (temp file, then rename) and closes it."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        fileio.write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+    return os.fspath(path)
 
 
 def class_counts(

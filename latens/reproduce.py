@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
-from latens import data, evaluate
+from latens import data, evaluate, fileio
 from latens.sampling import STRATEGIES, select
 
 PAPER_STRATEGIES = ("uniform", "multi-normal", "uniform-cluster", "multi-normal-cluster")
@@ -240,7 +240,7 @@ class Grid:
             codes = self.embeddings(cell.dataset, cell.ae)
             z, errors = codes["z"], codes["errors"]
         indices = select(cell.strategy, z, cell.n, seed=cell.seed, errors=errors, **wanted["options"])
-        _write_atomically(
+        fileio.write_atomically(
             path, lambda tmp: np.savez(tmp, indices=indices, config=np.array(json.dumps(wanted)))
         )
         return indices
@@ -303,7 +303,7 @@ class Grid:
             **scores,
         }
         path = self.result_path(cell)
-        _write_atomically(path, lambda tmp: pathlib.Path(tmp).write_text(json.dumps(result, indent=1)))
+        fileio.write_text(path, json.dumps(result, indent=1))
         return result
 
 
@@ -337,7 +337,7 @@ def run(config: GridConfig) -> str:
 def write_table(workdir: str | os.PathLike) -> str:
     """Renders Table 1 from the results saved under `workdir`, and writes `table1.md`."""
     table = render_table1(load_results(workdir))
-    _write_atomically(pathlib.Path(workdir) / "table1.md", lambda tmp: pathlib.Path(tmp).write_text(table))
+    fileio.write_text(pathlib.Path(workdir) / "table1.md", table)
     return table
 
 
@@ -513,14 +513,6 @@ def _check_same(path: pathlib.Path, stored: dict, wanted: dict) -> None:
             f"{path} was made with a different config (differs in: {', '.join(differences)}). "
             "Use another --workdir, or delete it to redo that cell."
         )
-
-
-def _write_atomically(path: pathlib.Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    write(os.fspath(tmp))
-    os.replace(tmp, path)
-
 
 
 # -- figures ------------------------------------------------------------------

@@ -41,13 +41,13 @@ import json
 import os
 import pathlib
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 from absl import logging
 
-from latens import data, models, runtime
+from latens import data, fileio, models, runtime
 from latens.models import tsne
 
 
@@ -170,7 +170,7 @@ class EpochCSVLogger(keras.callbacks.Callback):
                 writer.writeheader()
                 writer.writerows(rows)
 
-        _write_atomically(self.path, write)
+        fileio.write_atomically(self.path, write)
 
     def _read(self) -> list[dict]:
         if not self.path.exists():
@@ -249,9 +249,9 @@ def train(
             verbose=verbose,
             shuffle=False,  # The dataset reshuffles itself every epoch.
         )
-        _write_atomically(files.model, model.save)
+        fileio.write_atomically(files.model, model.save)
         _write_embeddings(model, x_pool, y_pool, config, files.embeddings)
-    _write_atomically(files.done, lambda tmp: pathlib.Path(tmp).write_text(_now() + "\n"))
+    fileio.write_text(files.done, _now() + "\n")
     shutil.rmtree(files.backup, ignore_errors=True)
     logging.info("Finished: %s", files.workdir)
     return files
@@ -260,7 +260,7 @@ def train(
 def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
     """Writes `config.json`, or checks that the one there is `config`."""
     if not files.config.exists():
-        _write_atomically(files.config, lambda tmp: pathlib.Path(tmp).write_text(config.to_json()))
+        fileio.write_text(files.config, config.to_json())
         return
     stored = json.loads(files.config.read_text())
     wanted = json.loads(config.to_json())
@@ -317,18 +317,7 @@ def _write_embeddings(model, x, y, config: TrainConfig, path: pathlib.Path) -> N
     }
     if y is not None:
         arrays["labels"] = np.asarray(y, dtype=np.int64)
-    _write_atomically(path, lambda tmp: np.savez(tmp, **arrays))
-
-
-def _write_atomically(path: pathlib.Path, write: Callable[[str], object]) -> None:
-    """Calls `write` on a temporary path beside `path`, then renames it to `path`.
-
-    The temporary name keeps the suffix, which `Model.save` and `np.savez`
-    rely on.
-    """
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(os.fspath(tmp))
-    os.replace(tmp, path)
+    fileio.write_atomically(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 def _now() -> str:

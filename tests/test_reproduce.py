@@ -1,8 +1,5 @@
 """The Table 1 grid: a tiny grid end to end, killed and resumed, and the table rendering."""
 
-import json
-
-import numpy as np
 import pytest
 
 from latens import evaluate, reproduce

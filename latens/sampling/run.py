@@ -18,13 +18,12 @@ import csv
 import inspect
 import io
 import json
-import os
 import pathlib
 
 import numpy as np
 from absl import logging
 
-from latens import plots_selection
+from latens import fileio, plots_selection
 from latens.sampling import clustering
 from latens.sampling import strategies
 
@@ -77,11 +76,10 @@ def select_queries(workdir, *, strategy, n, seed=0, n_clusters=None, threshold=N
     title = f"{strategy}, n = {n}, seed = {seed}"
     paths = {"npz": out / "query.npz", "csv": out / "query.csv",
              "latent_png": out / "query_latent.png"}
-    _write_atomically(paths["npz"], lambda f: np.savez(
-        f, indices=indices, strategy=np.str_(strategy), seed=np.int64(seed), n=np.int64(n),
+    fileio.write_atomically(paths["npz"], lambda tmp: np.savez(
+        tmp, indices=indices, strategy=np.str_(strategy), seed=np.int64(seed), n=np.int64(n),
         config=np.str_(json.dumps(config, sort_keys=True))))
-    _write_atomically(paths["csv"], lambda f: f.write(
-        _query_csv(z, indices, clusters, labels).encode("utf-8")))
+    fileio.write_text(paths["csv"], _query_csv(z, indices, clusters, labels))
     _save_figure(paths["latent_png"], plots_selection.plot_latent_selection(
         z, indices, labels=labels, clusters=clusters, title=title))
     if labels is not None:
@@ -149,15 +147,4 @@ def _query_csv(z, indices, clusters, labels):
 
 
 def _save_figure(path, figure):
-    _write_atomically(path, lambda f: figure.savefig(f, format="png", dpi=120))
-
-
-def _write_atomically(path, write):
-    """Calls `write(binary_file)` on a temporary file, then moves it to path."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as f:
-            write(f)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    fileio.write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
