@@ -193,14 +193,21 @@ def validation_curves(curves: dict[str, list[dict]], title: str) -> plt.Figure:
       The figure.
     """
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    cmap = plt.get_cmap("tab20")
-    for i, (label, histories) in enumerate(curves.items()):
+    # tab20 pairs similar shades, so it is used only where tab10 runs out.
+    cmap = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
+    others = 0
+    for label, histories in curves.items():
         epochs = histories[0]["epoch"]
         values = np.array([h["val_accuracy"] for h in histories if h["epoch"] == epochs]) * 100
         mean, std = values.mean(axis=0), values.std(axis=0)
-        ax.plot(epochs, mean, color=cmap(i % 20), label=f"{label} ({len(values)})", lw=1.5)
+        if label == "random":  # The baseline every row is compared with.
+            color, style = "black", "--"
+        else:
+            color, style = cmap(others % cmap.N), "-"
+            others += 1
+        ax.plot(epochs, mean, style, color=color, label=f"{label} ({len(values)})", lw=1.5)
         if len(values) > 1:
-            ax.fill_between(epochs, mean - std, mean + std, color=cmap(i % 20), alpha=0.15)
+            ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.12)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(title)
@@ -276,7 +283,7 @@ def accuracy_bars(summaries: dict[str, dict[str, object]], title: str) -> plt.Fi
     """
     columns = list(summaries)
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 0.32 * max(
-        len(v) for v in summaries.values()) + 1.6), squeeze=False, sharey=True)
+        len(v) for v in summaries.values()) + 1.6), squeeze=False, sharey=True, layout="constrained")
     row_labels = list(dict.fromkeys(r for v in summaries.values() for r in v))
     positions = np.arange(len(row_labels))
     for ax, column in zip(axes[0], columns):
@@ -291,8 +298,9 @@ def accuracy_bars(summaries: dict[str, dict[str, object]], title: str) -> plt.Fi
         ax.set_title(column, fontsize=9)
         ax.set_xlabel("test accuracy (%)")
         ax.grid(axis="x", alpha=0.3)
-        lows = [100 * s.mean for s in summaries[column].values()]
-        ax.set_xlim(max(0, min(lows) - 10), 100)
+        lows = [100 * (s.ci_low if s.count > 1 and np.isfinite(s.ci_low) else s.mean)
+                for s in summaries[column].values()]
+        ax.set_xlim(max(0, min(lows) - 5), 100)
     axes[0, 0].set_yticks(positions, row_labels, fontsize=8)
     axes[0, 0].invert_yaxis()
     fig.suptitle(title, fontsize=10)
