@@ -94,7 +94,6 @@ _RESAMPLE = Image.Resampling.LANCZOS
 # Shrink big images by whole factors first (fast), then resample the rest
 # with Lanczos: as sharp as Lanczos alone once the gap is 3 (Pillow's docs).
 _REDUCING_GAP = 3.0
-_PAPER_WIDTHS = {"filters": layers.FILTERS, "dense_units": layers.DENSE_UNITS}
 
 
 class InputError(ValueError):
@@ -186,21 +185,6 @@ class FolderImages:
     paths: list[str]
     unreadable: list[tuple[str, str]]
     digest: str
-
-
-def architecture(width: float) -> dict:
-    """The paper's filters and dense widths scaled by `width` (at least 1 each).
-
-    Args:
-      width: multiplier; 1 is the paper's network.
-
-    Returns:
-      `build_autoencoder` options `filters` and `dense_units`.
-    """
-    return {
-        key: [max(1, round(units * width)) for units in values]
-        for key, values in _PAPER_WIDTHS.items()
-    }
 
 
 def list_files(
@@ -509,7 +493,7 @@ def _train(folder: FolderImages, config: FolderConfig, model_dir: pathlib.Path, 
         seed=config.seed,
         precision=config.precision,
         distribute=config.distribute,
-        model_options=architecture(config.width),
+        model_options=layers.scaled_widths(config.width),
     )
     files = train.RunFiles(model_dir)
     changed = files.config.exists() and json.loads(files.config.read_text()) != json.loads(run.to_json())

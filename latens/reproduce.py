@@ -43,6 +43,7 @@ import numpy as np
 from absl import logging
 
 from latens import data, evaluate, fileio
+from latens.models import layers
 from latens.sampling import STRATEGIES, select
 
 PAPER_STRATEGIES = ("uniform", "multi-normal", "uniform-cluster", "multi-normal-cluster")
@@ -600,10 +601,6 @@ def _slug(dataset: str) -> str:
 # -- the quickstart -------------------------------------------------------------
 
 
-# The paper's conv filters (64, 32, 32) and dense widths (1024, 1024), halved.
-HALF_WIDTHS = {"filters": (32, 16, 16), "dense_units": (512, 512)}
-
-
 def quickstart_config(workdir: str, *, smoke: bool = False, distribute: str = "default") -> GridConfig:
     """A small grid on the bundled sample that shows the whole pipeline in minutes.
 
@@ -611,7 +608,7 @@ def quickstart_config(workdir: str, *, smoke: bool = False, distribute: str = "d
     n = 100 by `random` and `multi-normal-cluster` over three seeds; a
     classifier trained on each query for 100 epochs (the paper's protocol
     trains 500 at n = 100, see `latens.evaluate`). Both networks keep the
-    paper's layers at half its widths (`HALF_WIDTHS`), which makes them about
+    paper's layers at half its widths (`layers.scaled_widths(0.5)`), which makes them about
     three times cheaper to train, so the whole job takes minutes on a 2-core
     CPU; the grid (`run`) uses the paper's widths. `smoke` shrinks every
     part (narrow networks, one epoch, n = 20, one seed) to a check that runs
@@ -626,7 +623,7 @@ def quickstart_config(workdir: str, *, smoke: bool = False, distribute: str = "d
       The `GridConfig`.
     """
     narrow = {"filters": (8, 8, 8), "convs_per_block": 1, "dense_units": (32,)}
-    widths = narrow if smoke else HALF_WIDTHS
+    widths = narrow if smoke else layers.scaled_widths(0.5)
     return GridConfig(
         workdir=workdir,
         datasets=("mnist_sample+unbalanced",),

@@ -30,6 +30,22 @@ CONVS_PER_BLOCK = 3
 DENSE_UNITS = (1024, 1024)
 
 
+def scaled_widths(width: float) -> dict[str, tuple[int, ...]]:
+    """The paper's conv filters and dense widths scaled by `width` (at least 1 each).
+
+    Args:
+      width: multiplier; 1 is the paper's network.
+
+    Returns:
+      `filters` and `dense_units`, options of `build_autoencoder` and of
+      `latens.evaluate.ClassifierConfig`.
+    """
+    return {
+        "filters": tuple(max(1, round(units * width)) for units in FILTERS),
+        "dense_units": tuple(max(1, round(units * width)) for units in DENSE_UNITS),
+    }
+
+
 def downsampling(filters: Sequence[int]) -> int:
     """How much the encoder shrinks each side of an image: one 2x pool between blocks."""
     return 2 ** (len(filters) - 1)
