@@ -1,0 +1,92 @@
+"""Tests of latens.latent_quality: k-NN label accuracy on oracle codes, and a tiny comparison."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from latens import data, latent_quality, train
+
+NARROW = {"filters": [4, 4, 4], "convs_per_block": 1, "dense_units": [16]}
+
+
+def blobs(centres, per_blob, spread, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(centres)), per_blob)
+    return np.asarray(centres, float)[labels] + spread * rng.standard_normal((len(labels), 2)), labels
+
+
+def test_separated_classes_score_one_and_swapped_labels_zero():
+    centres = [(0, 0), (10, 0), (0, 10)]
+    ref, ref_labels = blobs(centres, 50, 0.5, seed=0)
+    codes, labels = blobs(centres, 20, 0.5, seed=1)
+    assert latent_quality.knn_label_accuracy(codes, labels, ref, ref_labels) == 1.0
+    assert latent_quality.knn_label_accuracy(codes, (labels + 1) % 3, ref, ref_labels) == 0.0
+
+
+def test_codes_that_carry_no_class_score_near_chance():
+    rng = np.random.default_rng(0)
+    ref, codes = rng.standard_normal((4000, 2)), rng.standard_normal((2000, 2))
+    score = latent_quality.knn_label_accuracy(
+        codes, rng.integers(0, 4, 2000), ref, rng.integers(0, 4, 4000), k=5
+    )
+    assert abs(score - 0.25) < 0.04
+
+
+def test_majority_vote_and_tie_to_smallest_label():
+    ref = np.array([[0.0, 0], [0.1, 0], [0.2, 0], [5, 0], [5.1, 0], [5.2, 0]])
+    ref_labels = np.array([2, 2, 1, 1, 1, 0])
+    codes = np.array([[0.05, 0], [5.05, 0]])
+    # First code: neighbours 2, 2, 1 -> 2. Second: 1, 1, 0 -> 1.
+    assert latent_quality.knn_label_accuracy(codes, np.array([2, 1]), ref, ref_labels, k=3) == 1.0
+    # k = 2 on [0.15, 0]: one vote each for 2 and 1; the tie goes to 1.
+    assert latent_quality.knn_label_accuracy(np.array([[0.15, 0]]), np.array([1]), ref, ref_labels, k=2) == 1.0
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((np.zeros((3, 2)), np.zeros(3, int), np.zeros((4, 3)), np.zeros(4, int)), "same L"),
+        ((np.zeros((3, 2)), np.zeros(2, int), np.zeros((4, 2)), np.zeros(4, int)), "one label"),
+        ((np.zeros((0, 2)), np.zeros(0, int), np.zeros((4, 2)), np.zeros(4, int)), "no codes"),
+        ((np.zeros((3, 2)), np.zeros(3, int), np.zeros((4, 2)), np.zeros(4, int), 5), "k must be"),
+    ],
+)
+def test_bad_inputs_are_refused(args, match):
+    with pytest.raises(ValueError, match=match):
+        latent_quality.knn_label_accuracy(*args)
+
+
+def test_compare_scores_every_setting_and_seed_and_reads_back(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (160, 28, 28, 1), dtype=np.uint8)
+    y = rng.integers(0, 10, 160).astype(np.int64)
+    splits = data.Splits("tiny", (x[:96], y[:96]), (x[96:], y[96:]), (x[96:], y[96:]), tuple("0123456789"))
+    base = train.TrainConfig(epochs=1, precision="float32", perplexity=10.0, model_options=NARROW)
+    settings = {"cae": base, "tsne-kl1": dataclasses.replace(base, ae="tsne", kl_weight=1.0)}
+
+    table = latent_quality.run_comparison(settings, [3, 4], tmp_path, splits=splits, k=3)
+
+    report = json.loads((tmp_path / "comparison.json").read_text())
+    assert [(r["setting"], r["seed"]) for r in report["runs"]] == [
+        ("cae", 3), ("cae", 4), ("tsne-kl1", 3), ("tsne-kl1", 4)
+    ]
+    assert report["runs"][2]["config"]["kl_weight"] == 1.0 and report["runs"][2]["config"]["seed"] == 3
+    for run in report["runs"]:
+        assert 0.0 <= run["knn_accuracy"] <= 1.0 and run["reconstruction_error"] > 0.0
+        assert (tmp_path / run["setting"] / f"seed{run['seed']}" / "DONE").exists()
+    assert "| cae | 2 |" in table and "| tsne-kl1 | 2 |" in table
+    # A second call trains nothing and gives the same scores.
+    models = sorted(tmp_path.glob("*/seed*/model.keras"))
+    written = [path.stat().st_mtime_ns for path in models]
+    again = latent_quality.compare(settings, [3, 4], tmp_path, splits=splits, k=3)
+    assert [r["knn_accuracy"] for r in again] == [r["knn_accuracy"] for r in report["runs"]]
+    assert [path.stat().st_mtime_ns for path in models] == written and len(models) == 4
+
+
+def test_compare_needs_settings_and_seeds(tmp_path):
+    with pytest.raises(ValueError, match="nothing to compare"):
+        latent_quality.compare({}, [0], tmp_path)
+    with pytest.raises(ValueError, match="nothing to compare"):
+        latent_quality.compare({"cae": train.TrainConfig()}, [], tmp_path)
