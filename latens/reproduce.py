@@ -249,6 +249,20 @@ class Grid:
     def cell_config(self, cell: Cell) -> dict:
         """Everything that determines a cell's result."""
         config = self.config
+        ae = None
+        if cell.ae is not None:
+            ae = {
+                "kind": cell.ae,
+                "epochs": config.ae_epochs,
+                "seed": config.ae_seed,
+                "latent_dim": config.latent_dim,
+                "options": dict(config.ae_options),
+            }
+            if cell.ae == "tsne":
+                from latens import train  # TensorFlow is only needed from here on.
+
+                defaults = train.TrainConfig()
+                ae.update(perplexity=defaults.perplexity, kl_weight=defaults.kl_weight)
         return {
             "dataset": cell.dataset,
             "data_seed": config.data_seed,
@@ -256,13 +270,7 @@ class Grid:
             "row": cell.row,
             "seed": cell.seed,
             "selection": self.selection_config(cell),
-            "ae": None if cell.ae is None else {
-                "kind": cell.ae,
-                "epochs": config.ae_epochs,
-                "seed": config.ae_seed,
-                "latent_dim": config.latent_dim,
-                "options": dict(config.ae_options),
-            },
+            "ae": ae,
             "classifier": dataclasses.asdict(config.classifier),
             "precision": config.precision,
         }

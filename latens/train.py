@@ -179,6 +179,9 @@ class EpochCSVLogger(keras.callbacks.Callback):
             return list(csv.DictReader(f))
 
 
+_TSNE_FIELDS = ("perplexity", "kl_weight")
+
+
 def train(
     config: TrainConfig,
     workdir: os.PathLike,
@@ -262,8 +265,8 @@ def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
     if not files.config.exists():
         fileio.write_text(files.config, config.to_json())
         return
-    stored = json.loads(files.config.read_text())
-    wanted = json.loads(config.to_json())
+    stored = _defining_fields(json.loads(files.config.read_text()))
+    wanted = _defining_fields(json.loads(config.to_json()))
     if stored != wanted:
         differences = ", ".join(
             f"{key}: {stored.get(key)!r} there, {wanted.get(key)!r} now"
@@ -274,6 +277,17 @@ def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
             f"{files.workdir} holds a run with a different config ({differences}). "
             "Use another workdir, or overwrite (--overwrite) to replace that run."
         )
+
+
+def _defining_fields(fields: dict) -> dict:
+    """A stored config's fields that determine its run: the t-SNE ones only for the t-SNE AE.
+
+    So a CAE or VAE trained before a change of the t-SNE defaults is still
+    its own run.
+    """
+    if fields.get("ae") == "tsne":
+        return fields
+    return {key: value for key, value in fields.items() if key not in _TSNE_FIELDS}
 
 
 def _check_batch_size(config: TrainConfig, replicas: int, pool_size: int) -> None:

@@ -150,3 +150,15 @@ def test_figures_from_saved_results(tmp_path):
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
         assert (tmp_path / "figures" / path.rsplit("/", 1)[1]).stat().st_size > 5_000
+
+
+def test_a_cells_config_names_the_tsne_settings_only_for_the_tsne_ae(tmp_path):
+    from latens.models import tsne
+
+    grid = reproduce.Grid(tiny_config(tmp_path, aes=("cae", "vae", "tsne")))
+    configs = {
+        cell.ae: grid.cell_config(cell)["ae"] for cell in reproduce.cells(grid.config) if cell.ae
+    }
+    assert configs["tsne"]["kl_weight"] == tsne.KL_WEIGHT
+    assert configs["tsne"]["perplexity"] == tsne.PERPLEXITY
+    assert "kl_weight" not in configs["cae"] and "kl_weight" not in configs["vae"]

@@ -124,6 +124,20 @@ def test_a_workdir_with_another_config_is_refused(splits, tmp_path):
         train.train(config(epochs=2), tmp_path, splits=splits, verbose=0)
 
 
+@pytest.mark.parametrize("ae", ["cae", "vae"])
+def test_tsne_settings_do_not_define_other_runs(ae, splits, tmp_path):
+    train.RunFiles(tmp_path).config.write_text(config(ae=ae, epochs=1, kl_weight=1.0, perplexity=5.0).to_json())
+    train.RunFiles(tmp_path).done.write_text("")
+    files = train.train(config(ae=ae, epochs=1), tmp_path, splits=splits, verbose=0)
+    assert not files.model.exists()  # Taken as the finished run it is, not trained again.
+
+
+def test_a_tsne_workdir_with_another_kl_weight_is_refused(splits, tmp_path):
+    train.RunFiles(tmp_path).config.write_text(config(ae="tsne", kl_weight=1.0).to_json())
+    with pytest.raises(ValueError, match=r"different config \(kl_weight: 1.0 there, 2.0 now\)"):
+        train.train(config(ae="tsne", kl_weight=2.0), tmp_path, splits=splits, verbose=0)
+
+
 def test_batches_too_small_for_the_tsne_perplexity_are_refused(splits, tmp_path):
     with pytest.raises(ValueError, match=r"more than perplexity \+ 1 = 31 examples per batch"):
         train.train(config(ae="tsne", batch_size=16), tmp_path, splits=splits, verbose=0)
