@@ -117,13 +117,13 @@ def compare(
             model = models.load(files.model)
             with open(files.history, newline="") as f:
                 last_epoch = list(csv.DictReader(f))[-1]
+            with np.load(files.embeddings) as f:
+                pool_codes = f["z"]
             row = {
                 "setting": setting,
                 "seed": int(seed),
                 "config": dataclasses.asdict(config),
-                "knn_accuracy": knn_label_accuracy(
-                    model.encode(val_x), val_y, np.load(files.embeddings)["z"], splits.pool[1], k
-                ),
+                "knn_accuracy": knn_label_accuracy(model.encode(val_x), val_y, pool_codes, splits.pool[1], k),
                 "reconstruction_error": float(np.mean(model.reconstruction_error(val_x))),
                 "loss": float(last_epoch["loss"]),
             }

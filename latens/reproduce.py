@@ -186,6 +186,25 @@ class Grid:
     def ae_workdir(self, dataset: str, ae: str) -> pathlib.Path:
         return self.root / "ae" / dataset / f"{ae}-seed{self.config.ae_seed}"
 
+    def ae_config(self, dataset: str, ae: str):
+        """The `latens.train.TrainConfig` of the grid's auto-encoder for `dataset`."""
+        from latens import train  # TensorFlow is only needed from here on.
+
+        # The grid hands the images over itself (`splits=`); which folder
+        # they were read from is not part of what defines the run.
+        return train.TrainConfig(
+            ae=ae,
+            dataset=dataset.removesuffix(UNBALANCED),
+            data_dir=None,
+            unbalanced=dataset.endswith(UNBALANCED),
+            latent_dim=self.config.latent_dim,
+            epochs=self.config.ae_epochs,
+            seed=self.config.ae_seed,
+            precision=self.config.precision,
+            distribute=self.config.distribute,
+            model_options=dict(self.config.ae_options),
+        )
+
     def embeddings(self, dataset: str, ae: str) -> dict[str, np.ndarray]:
         """The auto-encoder's codes and errors for the pool, training it first if needed."""
         key = (dataset, ae)
@@ -194,20 +213,7 @@ class Grid:
 
             from latens import train  # TensorFlow is only needed from here on.
 
-            # The grid hands the images over itself (`splits=`); which folder
-            # they were read from is not part of what defines the run.
-            config = train.TrainConfig(
-                ae=ae,
-                dataset=dataset.removesuffix(UNBALANCED),
-                data_dir=None,
-                unbalanced=dataset.endswith(UNBALANCED),
-                latent_dim=self.config.latent_dim,
-                epochs=self.config.ae_epochs,
-                seed=self.config.ae_seed,
-                precision=self.config.precision,
-                distribute=self.config.distribute,
-                model_options=dict(self.config.ae_options),
-            )
+            config = self.ae_config(dataset, ae)
             keras.utils.set_random_seed(self.config.ae_seed)
             files = train.train(config, self.ae_workdir(dataset, ae), splits=self.splits(dataset), verbose=2)
             with np.load(files.embeddings) as f:
@@ -259,10 +265,8 @@ class Grid:
                 "options": dict(config.ae_options),
             }
             if cell.ae == "tsne":
-                from latens import train  # TensorFlow is only needed from here on.
-
-                defaults = train.TrainConfig()
-                ae.update(perplexity=defaults.perplexity, kl_weight=defaults.kl_weight)
+                trained = self.ae_config(cell.dataset, cell.ae)
+                ae.update(perplexity=trained.perplexity, kl_weight=trained.kl_weight)
         return {
             "dataset": cell.dataset,
             "data_seed": config.data_seed,

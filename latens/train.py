@@ -179,9 +179,6 @@ class EpochCSVLogger(keras.callbacks.Callback):
             return list(csv.DictReader(f))
 
 
-_TSNE_FIELDS = ("perplexity", "kl_weight")
-
-
 def train(
     config: TrainConfig,
     workdir: os.PathLike,
@@ -277,6 +274,9 @@ def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
             f"{files.workdir} holds a run with a different config ({differences}). "
             "Use another workdir, or overwrite (--overwrite) to replace that run."
         )
+
+
+_TSNE_FIELDS = ("perplexity", "kl_weight")
 
 
 def _defining_fields(fields: dict) -> dict:
