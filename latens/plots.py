@@ -271,12 +271,20 @@ def query_class_heatmap(counts: dict[str, np.ndarray], class_names: tuple[str, .
     return fig
 
 
-def accuracy_bars(summaries: dict[str, dict[str, object]], title: str) -> plt.Figure:
+def accuracy_bars(
+    summaries: dict[str, dict[str, object]],
+    title: str,
+    reference: dict[str, dict[str, float]] | None = None,
+    reference_label: str = "paper",
+) -> plt.Figure:
     """Table 1 as bars: mean test accuracy with its 95 % confidence interval.
 
     Args:
       summaries: column label -> {row label -> `evaluate.Summary`}.
       title: the figure title.
+      reference: optional column label -> {row label -> accuracy in %},
+        drawn as a marker on each bar (the paper's published values).
+      reference_label: the legend entry of those markers.
 
     Returns:
       The figure.
@@ -295,11 +303,16 @@ def accuracy_bars(summaries: dict[str, dict[str, object]], title: str) -> plt.Fi
             error = [[100 * (s.mean - s.ci_low)], [100 * (s.ci_high - s.mean)]] if has_ci else None
             ax.barh(i, 100 * s.mean, xerr=error, color="tab:blue" if label != "random" else "tab:gray",
                     capsize=2, height=0.7)
+        marked = {label: v for label, v in (reference or {}).get(column, {}).items() if label in row_labels}
+        if marked:
+            ax.scatter(list(marked.values()), [row_labels.index(label) for label in marked], marker="D", s=18,
+                       color="tab:orange", edgecolor="black", linewidth=0.5, zorder=3, label=reference_label)
+            ax.legend(loc="lower right", fontsize=7)
         ax.set_title(column, fontsize=9)
         ax.set_xlabel("test accuracy (%)")
         ax.grid(axis="x", alpha=0.3)
         lows = [100 * (s.ci_low if s.count > 1 and np.isfinite(s.ci_low) else s.mean)
-                for s in summaries[column].values()]
+                for s in summaries[column].values()] + list(marked.values())
         ax.set_xlim(max(0, min(lows) - 5), 100)
     axes[0, 0].set_yticks(positions, row_labels, fontsize=8)
     axes[0, 0].invert_yaxis()

@@ -598,10 +598,18 @@ def write_figures(workdir: str | os.PathLike, out_dir: str | os.PathLike) -> lis
     if results:
         scores = scores_by_cell(results)
         summaries: dict = {}
+        paper: dict = {}
         for (dataset, n, row), values in sorted(scores.items(), key=lambda kv: _row_order(kv[0][2])):
             column = f"{dataset_label(dataset)}, n = {n}"
             summaries.setdefault(column, {})[row_label(row)] = evaluate.summarize(list(values.values()))
-        fig = plots.accuracy_bars(summaries, "Test accuracy of a classifier trained on the query alone (95 % CI)")
+            if (dataset, n, row) in PAPER_TABLE1:
+                paper.setdefault(column, {})[row_label(row)] = PAPER_TABLE1[(dataset, n, row)]
+        fig = plots.accuracy_bars(
+            summaries,
+            "Test accuracy of a classifier trained on the query alone (95 % CI)",
+            reference=paper,
+            reference_label="paper (single run)",
+        )
         written.append(plots.save(fig, out / "table1_bars.png"))
     return written
 
