@@ -303,7 +303,7 @@ def accuracy_bars(
             error = [[100 * (s.mean - s.ci_low)], [100 * (s.ci_high - s.mean)]] if has_ci else None
             ax.barh(i, 100 * s.mean, xerr=error, color="tab:blue" if label != "random" else "tab:gray",
                     capsize=2, height=0.7)
-        marked = {label: v for label, v in (reference or {}).get(column, {}).items() if label in row_labels}
+        marked = {label: v for label, v in (reference or {}).get(column, {}).items() if label in summaries[column]}
         if marked:
             ax.scatter(list(marked.values()), [row_labels.index(label) for label in marked], marker="D", s=18,
                        color="tab:orange", edgecolor="black", linewidth=0.5, zorder=3, label=reference_label)

@@ -165,13 +165,13 @@ def test_a_cells_config_names_the_tsne_settings_only_for_the_tsne_ae(tmp_path):
 
 
 def test_bar_chart_marks_the_papers_values_on_their_rows():
+    import matplotlib.collections
+
     from latens import evaluate, plots
 
     summaries = {"MNIST, n = 100": {"random": evaluate.summarize([0.7, 0.8]), "ae-error": evaluate.summarize([0.3])}}
     fig = plots.accuracy_bars(summaries, "t", reference={"MNIST, n = 100": {"ae-error": 46.4, "absent": 1.0}})
     (ax,) = fig.axes
-    import matplotlib.collections
-
     (markers,) = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
     assert markers.get_offsets().tolist() == [[46.4, 1.0]]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper"]
