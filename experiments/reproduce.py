@@ -39,7 +39,7 @@ flags.DEFINE_integer("val_points", 25, "Epochs at which validation accuracy is r
 flags.DEFINE_integer("val_size", 2000, "Validation images used for those records (0: all).", lower_bound=0)
 flags.DEFINE_enum("precision", "auto", list(runtime.PRECISIONS), "Training precision.")
 flags.DEFINE_enum("distribute", "default", list(runtime.STRATEGIES), "Distribution strategy (GPU/TPU).")
-flags.DEFINE_bool("table_only", False, "Only print Table 1 from the saved results.")
+flags.DEFINE_bool("table_only", False, "Only print Table 1 and its query summary from the saved results.")
 
 
 def main(argv):

@@ -348,8 +348,15 @@ def run(config: GridConfig) -> str:
 
 
 def write_table(workdir: str | os.PathLike) -> str:
-    """Renders Table 1 from the results saved under `workdir`, and writes `table1.md`."""
-    table = render_table1(load_results(workdir))
+    """Renders Table 1 and the query summary from the results saved under `workdir`.
+
+    Also writes them to `<workdir>/table1.md`.
+    """
+    results = load_results(workdir)
+    table = render_table1(results)
+    summary = render_query_summary(results)
+    if summary:
+        table += "\n" + summary
     fileio.write_text(pathlib.Path(workdir) / "table1.md", table)
     return table
 
@@ -496,6 +503,51 @@ def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str
                 entries.append(f"{100 * diff.mean:+.1f} [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}] ({diff.count})")
         out.append(line([row_label(row), *entries]))
     return "\n".join(out) + "\n"
+
+
+def render_query_summary(results: Sequence[dict]) -> str:
+    """What each row's queries hold, and what its cells cost, as markdown.
+
+    One table per column (dataset, n): for each row, the query's images per
+    class averaged over seeds (the results' `query_class_counts`), and the
+    median of the cells' `seconds` (classifier training and testing).
+
+    Args:
+      results: saved cell results (`load_results`).
+
+    Returns:
+      Markdown text; empty when no result records its query's class counts.
+    """
+    groups: dict = {}
+    for result in results:
+        if "query_class_counts" not in result:
+            continue
+        c = result["config"]
+        groups.setdefault((c["dataset"], c["n"]), {}).setdefault(c["row"], []).append(result)
+    out = []
+    for dataset, n in sorted(groups, key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1])):
+        by_row = groups[(dataset, n)]
+        num_classes = max(len(r["query_class_counts"]) for rs in by_row.values() for r in rs)
+        out += [
+            f"Query images per class, mean over seeds; median seconds per cell: {dataset_label(dataset)}, n = {n}.",
+            "",
+            "| strategy | " + " | ".join(str(k) for k in range(num_classes)) + " | seeds | seconds |",
+            "| --- " * (num_classes + 3) + "|",
+        ]
+        for row in sorted(by_row, key=_row_order):
+            rs = by_row[row]
+            counts = np.zeros(num_classes)
+            for r in rs:
+                counts[: len(r["query_class_counts"])] += r["query_class_counts"]
+            counts /= len(rs)
+            seconds = np.median([r["seconds"] for r in rs]) if all("seconds" in r for r in rs) else np.nan
+            out.append(
+                f"| {row_label(row)} | "
+                + " | ".join(f"{v:.1f}" for v in counts)
+                + f" | {len(rs)} | {'' if np.isnan(seconds) else f'{seconds:.0f}'} |"
+            )
+        out.append("")
+    return "\n".join(out)
 
 
 # -- helpers ------------------------------------------------------------------

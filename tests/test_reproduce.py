@@ -127,6 +127,24 @@ def test_table_has_no_paper_column_where_the_paper_has_no_value():
     assert "| kcenter |  | 60.0 (1) |  |" in lines
 
 
+def test_query_summary_averages_class_counts_and_takes_median_seconds():
+    def result(row, seed, counts, seconds):
+        return {**_result("mnist+unbalanced", 100, row, seed, 0.5), "query_class_counts": counts, "seconds": seconds}
+
+    results = [
+        result("random", 0, [2, 0, 1], 10.0),
+        result("random", 1, [1, 1, 1], 30.0),
+        result("random", 2, [0, 2, 1], 14.0),
+        result("vae/uniform", 0, [3, 0, 0], 7.0),
+    ]
+    lines = reproduce.render_query_summary(results).splitlines()
+    assert "| strategy | 0 | 1 | 2 | seeds | seconds |" in lines
+    assert "| random | 1.0 | 1.0 | 1.0 | 3 | 14 |" in lines
+    assert "| VAE uniform | 3.0 | 0.0 | 0.0 | 1 | 7 |" in lines
+    assert lines.index("| random | 1.0 | 1.0 | 1.0 | 3 | 14 |") < lines.index("| VAE uniform | 3.0 | 0.0 | 0.0 | 1 | 7 |")
+    assert reproduce.render_query_summary([_result("mnist", 100, "random", 0, 0.5)]) == ""
+
+
 def test_table_only_needs_no_results(tmp_path):
     assert reproduce.write_table(tmp_path) == "No results yet.\n"
 
