@@ -73,10 +73,12 @@ def test_tiny_grid_runs_resumes_and_renders(tmp_path, monkeypatch):
         assert len(result["query_indices"]) == 20 == len(set(result["query_indices"]))
         assert sum(result["query_class_counts"]) == 20
         assert result["config"]["seed"] in (0, 1) and "tensorflow" in result["versions"]
+        assert 0 < result["classifier_seconds"] <= result["seconds"]
 
     assert "unbalanced MNIST sample, n = 20" in table
     assert "| random |" in table and "| VAE multi-normal-cluster |" in table
     assert "(2)" in table
+    assert "Query images per class, mean over seeds: unbalanced MNIST sample, n = 20." in table
     assert (tmp_path / "table1.md").read_text() == table
 
     # Nothing runs a second time once complete.
@@ -138,10 +140,12 @@ def test_query_summary_averages_class_counts_and_takes_median_seconds():
         result("vae/uniform", 0, [3, 0, 0], 7.0),
     ]
     lines = reproduce.render_query_summary(results).splitlines()
-    assert "| strategy | 0 | 1 | 2 | seeds | seconds |" in lines
-    assert "| random | 1.0 | 1.0 | 1.0 | 3 | 14 |" in lines
-    assert "| VAE uniform | 3.0 | 0.0 | 0.0 | 1 | 7 |" in lines
-    assert lines.index("| random | 1.0 | 1.0 | 1.0 | 3 | 14 |") < lines.index("| VAE uniform | 3.0 | 0.0 | 0.0 | 1 | 7 |")
+    assert "| strategy | 0 | 1 | 2 | seeds |" in lines
+    assert "| random | 1.0 | 1.0 | 1.0 | 3 |" in lines
+    assert "| VAE uniform | 3.0 | 0.0 | 0.0 | 1 |" in lines
+    assert lines.index("| random | 1.0 | 1.0 | 1.0 | 3 |") < lines.index("| VAE uniform | 3.0 | 0.0 | 0.0 | 1 |")
+    # Median of 7, 10, 14, 30.
+    assert "Median seconds per cell: 12 over 4 cells." in lines
     assert reproduce.render_query_summary([_result("mnist", 100, "random", 0, 0.5)]) == ""
 
 
