@@ -385,6 +385,12 @@ def _row_order(row: str) -> tuple:
     )
 
 
+def _column_order(column: tuple[str, int]) -> tuple:
+    """Sort key of a (dataset, n) column: balanced before unbalanced, larger n first."""
+    dataset, n = column
+    return (dataset.endswith(UNBALANCED), dataset, -n)
+
+
 ROW_NAMES = {"cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE"}
 
 # The paper's Table 1 (test accuracy, %), single runs of the authors' code,
@@ -451,7 +457,7 @@ def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str
     scores = scores_by_cell(results, metric)
     if not scores:
         return "No results yet.\n"
-    columns = sorted({(d, n) for d, n, _ in scores}, key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
+    columns = sorted({(d, n) for d, n, _ in scores}, key=_column_order)
     row_keys = sorted({r for _, _, r in scores}, key=_row_order)
     header = [f"{dataset_label(d)}, n = {n}" for d, n in columns]
     published = [
@@ -531,7 +537,7 @@ def render_query_summary(results: Sequence[dict]) -> str:
         c = result["config"]
         groups.setdefault((c["dataset"], c["n"]), {}).setdefault(c["row"], []).append(result)
     out = []
-    for dataset, n in sorted(groups, key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1])):
+    for dataset, n in sorted(groups, key=_column_order):
         by_row = groups[(dataset, n)]
         num_classes = max(len(r["query_class_counts"]) for rs in by_row.values() for r in rs)
         out += [
