@@ -95,7 +95,9 @@ def compare(
     Returns:
       One dict per run, settings outermost: `setting`, `seed`, the run's
       `config` (a dict), `knn_accuracy` (validation codes among pool codes),
-      `reconstruction_error` (mean absolute, validation images) and the last
+      `reconstruction_error` (mean absolute, validation images), `code_std`
+      (the pool codes' smallest standard deviation over the L dimensions:
+      near 0 where codes collapsed onto a point or a line) and the last
       epoch's training `loss`.
 
     Raises:
@@ -125,6 +127,7 @@ def compare(
                 "config": dataclasses.asdict(config),
                 "knn_accuracy": knn_label_accuracy(model.encode(val_x), val_y, pool_codes, splits.pool[1], k),
                 "reconstruction_error": float(np.mean(model.reconstruction_error(val_x))),
+                "code_std": float(np.min(np.std(pool_codes, axis=0))),
                 "loss": float(last_epoch["loss"]),
             }
             logging.info("%s seed %d: %d-NN accuracy %.3f, reconstruction error %.4f",
@@ -136,16 +139,17 @@ def compare(
 def summary_table(rows: Sequence[dict], k: int = 5) -> str:
     """A markdown table of `compare`'s rows: per setting, mean and range over seeds."""
     lines = [
-        f"| setting | seeds | {k}-NN accuracy of validation codes | reconstruction error (mean abs.) |",
-        "| --- | --- | --- | --- |",
+        f"| setting | seeds | {k}-NN accuracy of validation codes | reconstruction error (mean abs.) "
+        "| smallest std of the codes |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for setting in dict.fromkeys(row["setting"] for row in rows):
         mine = [row for row in rows if row["setting"] == setting]
         cells = []
-        for key, digits in (("knn_accuracy", 3), ("reconstruction_error", 4)):
+        for key, digits in (("knn_accuracy", 3), ("reconstruction_error", 4), ("code_std", 3)):
             values = np.array([row[key] for row in mine])
             cells.append(f"{values.mean():.{digits}f} ({values.min():.{digits}f}-{values.max():.{digits}f})")
-        lines.append(f"| {setting} | {len(mine)} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {setting} | {len(mine)} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

@@ -75,7 +75,10 @@ def test_compare_scores_every_setting_and_seed_and_reads_back(tmp_path):
     assert report["runs"][2]["config"]["kl_weight"] == 1.0 and report["runs"][2]["config"]["seed"] == 3
     for run in report["runs"]:
         assert 0.0 <= run["knn_accuracy"] <= 1.0 and run["reconstruction_error"] > 0.0
-        assert (tmp_path / run["setting"] / f"seed{run['seed']}" / "DONE").exists()
+        run_dir = tmp_path / run["setting"] / f"seed{run['seed']}"
+        assert (run_dir / "DONE").exists()
+        with np.load(run_dir / "embeddings.npz") as f:
+            assert run["code_std"] == pytest.approx(float(np.std(f["z"], axis=0).min()))
     assert "| cae | 2 |" in table and "| tsne-kl1 | 2 |" in table
     # A second call trains nothing and gives the same scores.
     models = sorted(tmp_path.glob("*/seed*/model.keras"))

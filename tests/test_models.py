@@ -123,6 +123,24 @@ def test_save_and_load_give_identical_encodings(kind, tmp_path):
     np.testing.assert_array_equal(loaded.reconstruction_error(x), model.reconstruction_error(x))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_kernel_initializer_reaches_every_relu_layer(kind):
+    model = build(kind, kernel_initializer="he_uniform")
+    relu_layers = [
+        layer
+        for part in (model.encoder.get_layer("encoder_body"), model.decoder)
+        for layer in part.layers
+        if getattr(layer, "activation", None) is keras.activations.relu
+    ]
+    # NARROW: 3 convs and a dense layer in the encoder; the decoder mirrors
+    # them and adds the unflatten layer and 2 transposed convs.
+    assert len(relu_layers) == 4 + 7
+    assert all(isinstance(layer.kernel_initializer, keras.initializers.HeUniform) for layer in relu_layers)
+    assert model.get_config()["kernel_initializer"] == "he_uniform"
+    default = build(kind).encoder.get_layer("encoder_body").get_layer("dense1")
+    assert isinstance(default.kernel_initializer, keras.initializers.GlorotUniform)
+
+
 @pytest.mark.parametrize("shape", [(32, 32, 3), (64, 48, 1)])
 def test_other_image_shapes(shape):
     model = build("vae", input_shape=shape)

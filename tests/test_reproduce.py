@@ -1,8 +1,11 @@
 """The Table 1 grid: a tiny grid end to end, killed and resumed, and the table rendering."""
 
+import keras
+import numpy as np
 import pytest
 
-from latens import evaluate, reproduce
+from latens import data, evaluate, models, reproduce
+from latens.models import layers
 
 TINY_CLASSIFIER = evaluate.ClassifierConfig(
     epochs=2, filters=(4, 4, 4), convs_per_block=1, dense_units=(16,), val_points=1, val_size=50,
@@ -197,3 +200,21 @@ def test_bar_chart_marks_the_papers_values_on_their_rows():
     (markers,) = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
     assert markers.get_offsets().tolist() == [[46.4, 1.0]]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper"]
+
+
+def test_the_quickstart_vae_starts_with_codes_that_differ_more_than_its_noise(tmp_path):
+    # The spread over images of the posterior means at initialisation, in
+    # units of the posterior's standard deviation. Near 0, the decoder sees
+    # noise, learns to ignore z, and a brief run collapses the posterior: the
+    # quickstart's VAE did so with the default init (README, "What the main
+    # job does").
+    x = data.load("mnist_sample").pool[0][:256].astype(np.float32) / 255.0
+    options = dict(reproduce.quickstart_config(str(tmp_path)).ae_options)
+
+    def signal_to_noise(**changes):
+        keras.utils.set_random_seed(0)
+        mu, log_var = (np.asarray(t) for t in models.build_autoencoder("vae", **{**options, **changes}).encoder(x))
+        return float(np.mean(mu.std(axis=0) / np.exp(0.5 * log_var).mean(axis=0)))
+
+    assert signal_to_noise() > 0.05
+    assert signal_to_noise(kernel_initializer=layers.KERNEL_INITIALIZER) < 0.01

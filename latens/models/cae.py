@@ -63,6 +63,7 @@ class ConvAutoEncoder(keras.Model):
         filters: Sequence[int] = layers.FILTERS,
         convs_per_block: int = layers.CONVS_PER_BLOCK,
         dense_units: Sequence[int] = layers.DENSE_UNITS,
+        kernel_initializer: str = layers.KERNEL_INITIALIZER,
         **kwargs,
     ):
         """Builds the encoder and decoder.
@@ -73,6 +74,7 @@ class ConvAutoEncoder(keras.Model):
           filters: filters of each conv block (see `latens.models.layers`).
           convs_per_block: 3x3 convolutions per block.
           dense_units: widths of the dense layers.
+          kernel_initializer: initializer of every ReLU layer.
           **kwargs: `keras.Model` arguments (`name`, ...).
         """
         super().__init__(**kwargs)
@@ -82,6 +84,7 @@ class ConvAutoEncoder(keras.Model):
             "filters": tuple(filters),
             "convs_per_block": convs_per_block,
             "dense_units": tuple(dense_units),
+            "kernel_initializer": kernel_initializer,
         }
         body = layers.build_encoder_body(self.image_shape, **self.architecture)
         self.encoder = self.build_encoder(body)
