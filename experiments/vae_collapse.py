@@ -1,14 +1,15 @@
 """Compares ways to keep a small, briefly trained VAE from collapsing its posterior.
 
-Trains the VAE for every pair of `--initializers` (of the ReLU layers) and
-`--learning_rates` (Adam's) over `--seeds`, by default as the quickstart
+Trains the VAE at each of `--settings` (an initializer of the ReLU layers
+and Adam's learning rate) over `--seeds`, by default as the quickstart
 trains it (half the paper's widths, 3 epochs on the unbalanced
-`mnist_sample`), then scores every run's validation codes by their
-5-nearest-neighbour label accuracy among the pool codes, with the mean
-reconstruction error beside it (`latens.latent_quality`). A collapsed
-posterior puts every code at one point, and its score falls to that of a
-guess. Runs are cached under `--workdir`; the runs and their configs go to
-`<workdir>/comparison.json` and the table to stdout.
+`mnist_sample`), then scores every run (`latens.latent_quality`): the
+5-nearest-neighbour label accuracy of its validation codes among the pool
+codes, the mean reconstruction error, and the pool codes' smallest standard
+deviation over the latent dimensions, near 0 where the posterior collapsed
+the codes onto a point or a line. Runs are cached under `--workdir`; the
+runs and their configs go to `<workdir>/comparison.json` and the table to
+stdout.
 
     python experiments/vae_collapse.py --workdir=results/vae_collapse
 """
@@ -21,6 +22,22 @@ from latens.models import layers
 _SETTINGS = flags.DEFINE_list(
     "settings", ["glorot_uniform:0.001", "he_uniform:0.001", "he_uniform:0.0003"],
     "initializer:learning_rate pairs: a Keras initializer of the ReLU layers and Adam's learning rate.",
+)
+
+
+def _valid_settings(settings):
+    for setting in settings:
+        initializer, colon, learning_rate = setting.partition(":")
+        try:
+            if not (initializer and colon and float(learning_rate) > 0):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+flags.register_validator(
+    "settings", _valid_settings, "each setting must be initializer:learning_rate, e.g. he_uniform:0.001"
 )
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of every setting.")
 _DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")
