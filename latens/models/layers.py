@@ -91,6 +91,7 @@ def build_encoder_body(
       layers), in the dtype policy in force when it is built.
     """
     _check_image_shape(input_shape, filters)
+    relu = {"activation": "relu", "kernel_initializer": kernel_initializer}
     images = keras.Input(shape=tuple(input_shape), name="images")
     x = images
     for block, width in enumerate(filters):
@@ -98,12 +99,11 @@ def build_encoder_body(
             x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
         for i in range(convs_per_block):
             x = layers.Conv2D(
-                width, 3, padding="same", activation="relu", kernel_initializer=kernel_initializer,
-                name=f"block{block + 1}_conv{i + 1}",
+                width, 3, padding="same", **relu, name=f"block{block + 1}_conv{i + 1}"
             )(x)
     x = layers.Flatten(name="flatten")(x)
     for i, units in enumerate(dense_units):
-        x = layers.Dense(units, activation="relu", kernel_initializer=kernel_initializer, name=f"dense{i + 1}")(x)
+        x = layers.Dense(units, **relu, name=f"dense{i + 1}")(x)
     return keras.Model(images, x, name=name)
 
 
@@ -135,6 +135,7 @@ def build_decoder(
       (`reconstruct`).
     """
     _check_image_shape(output_shape, filters)
+    relu = {"activation": "relu", "kernel_initializer": kernel_initializer}
     height, width, channels = output_shape
     factor = downsampling(filters)
     smallest = (height // factor, width // factor, filters[-1])
@@ -142,24 +143,17 @@ def build_decoder(
     code = keras.Input(shape=(latent_dim,), name="code")
     x = code
     for i, units in enumerate(reversed(dense_units)):
-        x = layers.Dense(
-            units, activation="relu", kernel_initializer=kernel_initializer, name=f"dense{len(dense_units) - i}"
-        )(x)
-    x = layers.Dense(
-        smallest[0] * smallest[1] * smallest[2], activation="relu", kernel_initializer=kernel_initializer,
-        name="unflatten",
-    )(x)
+        x = layers.Dense(units, **relu, name=f"dense{len(dense_units) - i}")(x)
+    x = layers.Dense(smallest[0] * smallest[1] * smallest[2], **relu, name="unflatten")(x)
     x = layers.Reshape(smallest, name="reshape")(x)
     for block in reversed(range(len(filters))):
         for i in reversed(range(convs_per_block)):
             x = layers.Conv2D(
-                filters[block], 3, padding="same", activation="relu", kernel_initializer=kernel_initializer,
-                name=f"block{block + 1}_conv{i + 1}",
+                filters[block], 3, padding="same", **relu, name=f"block{block + 1}_conv{i + 1}"
             )(x)
         if block:
             x = layers.Conv2DTranspose(
-                filters[block - 1], 2, strides=2, activation="relu", kernel_initializer=kernel_initializer,
-                name=f"unpool{block}",
+                filters[block - 1], 2, strides=2, **relu, name=f"unpool{block}"
             )(x)
     logits = layers.Conv2D(channels, 1, dtype="float32", name="logits")(x)
     return keras.Model(code, logits, name=name)
