@@ -185,7 +185,13 @@ def train_and_evaluate(
     model.fit(
         train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False, callbacks=[Record()]
     )
-    probabilities = model.predict(data.make_dataset(test[0], batch_size=512), verbose=0)
+    # Called directly rather than through `predict`, which would trace a new
+    # tf.function for every cell's fresh classifier; after five cells
+    # TensorFlow warns of excessive retracing.
+    probabilities = np.concatenate([
+        keras.ops.convert_to_numpy(model(images, training=False)).astype(np.float32)
+        for images in data.make_dataset(test[0], batch_size=512)
+    ])
     predictions = probabilities.argmax(axis=1)
     test_y = np.asarray(test[1])
     recall = per_class_recall(test_y, predictions, num_classes)

@@ -1,5 +1,6 @@
 """The evaluation protocol: epoch rule, statistics against hand computations, one tiny run."""
 
+import dataclasses
 import math
 
 import keras
@@ -90,3 +91,16 @@ def test_train_and_evaluate_tiny_run_is_seeded():
     assert len(a["per_class_recall"]) == 10
     assert a["test_accuracy"] == b["test_accuracy"] and a["test_loss"] == b["test_loss"]
     assert run(2)["test_loss"] != a["test_loss"]
+
+
+def test_many_cells_in_one_process_do_not_warn_of_retracing(caplog):
+    # A grid trains a fresh classifier per cell; TensorFlow warns once the
+    # same kind of function has been traced for five of them in a row.
+    splits = data.load("mnist_sample")
+    query = (splits.pool[0][:8], splits.pool[1][:8])
+    config = dataclasses.replace(NARROW, epochs=1, val_points=1)
+    for seed in range(6):
+        keras.utils.set_random_seed(seed)
+        evaluate.train_and_evaluate(query, splits.val, (splits.test[0][:16], splits.test[1][:16]), 10, config,
+                                    seed=seed, progress=False)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
