@@ -37,6 +37,8 @@ flags.DEFINE_enum("fit", _DEFAULTS.fit, list(folder.FITS),
                   "How images become square: stretch (keep all content), crop (centre), pad (black borders).")
 flags.DEFINE_float("width", _DEFAULTS.width,
                    "Multiplier of the paper's conv and dense widths; 1 is the paper's network.")
+flags.DEFINE_enum("kernel_initializer", _DEFAULTS.kernel_initializer, list(folder.INITIALIZERS),
+                  "Initializer of the networks' ReLU layers.")
 flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Training passes over the images.")
 flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Images per training step.")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed of initialisation, training and selection.")
@@ -64,6 +66,7 @@ def main(argv):
             channels=FLAGS.channels,
             fit=FLAGS.fit,
             width=FLAGS.width,
+            kernel_initializer=FLAGS.kernel_initializer,
             epochs=FLAGS.epochs,
             batch_size=FLAGS.batch_size,
             seed=FLAGS.seed,

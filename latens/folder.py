@@ -85,6 +85,8 @@ from latens.models import layers
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 FITS = ("stretch", "crop", "pad")
+# Keras names: Glorot's (Keras' default) and He's, for ReLU stacks.
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 # Written into `out_dir`, in this order: config.json last marks a finished run.
 OUTPUTS = ("query.csv", "embeddings.npz", "contact_sheet.png", "latent.png", "skipped.txt", "config.json")
 CACHE = "cache"
@@ -126,6 +128,8 @@ class FolderConfig:
       width: multiplier of the paper's conv filters (64, 32, 32) and dense
         widths (1024, 1024); 1 is the paper's network, whose layers and
         their order every width keeps.
+      kernel_initializer: initializer of every ReLU layer, one of
+        `INITIALIZERS` (see `latens.models.layers` on initialisation).
       epochs: passes over the images.
       batch_size: images per training step (at most the number of images).
       seed: seed of training and selection.
@@ -141,6 +145,7 @@ class FolderConfig:
     channels: int = 3
     fit: str = "stretch"
     width: float = 0.5
+    kernel_initializer: str = layers.KERNEL_INITIALIZER
     epochs: int = 20
     batch_size: int = 64
     seed: int = 0
@@ -152,6 +157,7 @@ class FolderConfig:
             ("strategy", tuple(sampling.STRATEGIES)),
             ("ae", tuple(models.AUTOENCODERS)),
             ("fit", FITS),
+            ("kernel_initializer", INITIALIZERS),
             ("precision", runtime.PRECISIONS),
             ("distribute", runtime.STRATEGIES),
         ):
@@ -493,7 +499,7 @@ def _train(folder: FolderImages, config: FolderConfig, model_dir: pathlib.Path, 
         seed=config.seed,
         precision=config.precision,
         distribute=config.distribute,
-        model_options=layers.scaled_widths(config.width),
+        model_options={**layers.scaled_widths(config.width), "kernel_initializer": config.kernel_initializer},
     )
     files = train.RunFiles(model_dir)
     changed = files.config.exists() and json.loads(files.config.read_text()) != json.loads(run.to_json())

@@ -237,6 +237,8 @@ def test_other_training_options_train_a_new_model(digits, first_run):
     model_config = out / "cache" / "model" / "config.json"
     folder.choose(root, out, folder.FolderConfig(n=10, **{**TINY, "epochs": 2}), progress=False)
     assert json.loads(model_config.read_text())["epochs"] == 2
+    folder.choose(root, out, folder.FolderConfig(n=10, **{**TINY, "kernel_initializer": "he_normal"}), progress=False)
+    assert json.loads(model_config.read_text())["model_options"]["kernel_initializer"] == "he_normal"
 
 
 def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
@@ -275,6 +277,7 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     ({"channels": 2}, "channels must be 1 .grey. or 3 .colour., got 2"),
     ({"strategy": "best"}, "strategy must be one of random, "),
     ({"fit": "squash"}, "fit must be one of stretch, crop, pad"),
+    ({"kernel_initializer": "zeros"}, "kernel_initializer must be one of glorot_uniform, "),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(folder.InputError, match=message):
