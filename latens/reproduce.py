@@ -275,7 +275,7 @@ class Grid:
             "seed": cell.seed,
             "selection": self.selection_config(cell),
             "ae": ae,
-            "classifier": dataclasses.asdict(config.classifier),
+            "classifier": config.classifier.to_dict(),
             "precision": config.precision,
         }
 

@@ -1,0 +1,64 @@
+"""Checks of option values, shared by every config of latens, with one message shape each.
+
+    unknown <what> <value>; <name> must be one of <a>, <b>, <c>
+    <name> must be <condition>; got <value>
+
+Each check returns the value it accepted and raises `error` (a `ValueError`
+by default; the folder command passes its `InputError`) otherwise, so a
+config's `__post_init__` reads as a list of its rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def one_of(name: str, value, choices: Iterable, *, what: str | None = None, error: type = ValueError):
+    """Accepts `value` if it is one of `choices`.
+
+    Args:
+      name: the option's name, as the user wrote it.
+      value: its value.
+      choices: the valid values, in the order to list them.
+      what: what a value names, when it reads better than `name`
+        (e.g. "auto-encoder" for `kind`).
+      error: the exception type to raise.
+
+    Returns:
+      `value`.
+    """
+    choices = tuple(choices)
+    if value not in choices:
+        raise error(f"unknown {what or name} {value!r}; {name} must be one of {_listed(choices)}")
+    return value
+
+
+def each_one_of(name: str, values: Iterable, choices: Iterable, *, error: type = ValueError) -> tuple:
+    """Accepts a sequence whose every item is one of `choices` (see `one_of`).
+
+    Returns:
+      `values` as a tuple.
+    """
+    values, choices = tuple(values), tuple(choices)
+    unknown = [v for v in values if v not in choices]
+    if unknown:
+        raise error(f"unknown {name} {unknown}; {name} must each be one of {_listed(choices)}")
+    return values
+
+
+def positive(name: str, value, *, error: type = ValueError):
+    """Accepts a number > 0."""
+    if not value > 0:  # Also refuses NaN.
+        raise error(f"{name} must be positive; got {value!r}")
+    return value
+
+
+def at_least(name: str, value, minimum, *, error: type = ValueError):
+    """Accepts a number >= `minimum`."""
+    if not value >= minimum:
+        raise error(f"{name} must be at least {minimum}; got {value!r}")
+    return value
+
+
+def _listed(choices: tuple) -> str:
+    return ", ".join(str(c) for c in choices)

@@ -1,0 +1,176 @@
+"""Command-line flags made from config dataclasses, so that every default is written once, in its config.
+
+    flagconfig.define_flags(train.TrainConfig)          # at import, in the script
+    config = flagconfig.from_flags(train.TrainConfig)   # in main
+
+Each init field of the dataclass becomes a flag of the same name (behind an
+optional prefix), with the field's default and, as help, the field's line
+under "Attributes:" in the class docstring:
+
+  * `bool` -> a boolean flag; `int`, `float`, `str` -> typed flags, and a
+    `str` named in the class's `CHOICES` -> an enum flag;
+  * `int | None`, `float | None`, `str | None` -> the same, where the value
+    `none` stands for None;
+  * `tuple[...]` -> a comma-separated list, each item converted to the
+    tuple's item type;
+  * a nested config dataclass -> its own fields, prefixed `<field>_`;
+  * `dict` fields have no flag (they are options of the Python API).
+
+Values are checked by the config itself (`__post_init__`), so a bad flag
+gives the same message as bad Python input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import types
+import typing
+from collections.abc import Collection
+
+from absl import flags
+
+_NONE = "none"
+
+
+def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] = (),
+                 flag_values: flags.FlagValues = flags.FLAGS, module_name: str | None = None) -> list[str]:
+    """Defines one flag per field of `config_cls` (see the module docstring).
+
+    Args:
+      config_cls: a dataclass whose fields all have defaults.
+      prefix: put before every flag's name.
+      exclude: field names to leave without a flag.
+      flag_values: where to define them.
+      module_name: the module the flags belong to (`--help` lists them under
+        it); by default the caller's.
+
+    Returns:
+      The names of the flags defined.
+    """
+    module_name = module_name or _calling_module()
+    where = {"flag_values": flag_values, "module_name": module_name}
+    docs = attribute_docs(config_cls)
+    hints = typing.get_type_hints(config_cls)
+    choices = getattr(config_cls, "CHOICES", {})
+    defaults = config_cls()
+    defined = []
+    for field in dataclasses.fields(config_cls):
+        if field.name in exclude or not field.init:
+            continue
+        name, kind, default = prefix + field.name, hints[field.name], getattr(defaults, field.name)
+        help_text = docs.get(field.name, field.name.replace("_", " "))
+        if dataclasses.is_dataclass(kind):
+            defined += define_flags(kind, prefix=f"{name}_", **where)
+            continue
+        if _origin(kind) is dict:
+            continue
+        if field.name in choices and kind is str:
+            flags.DEFINE_enum(name, default, list(choices[field.name]), help_text, **where)
+        elif kind is bool:
+            flags.DEFINE_bool(name, default, help_text, **where)
+        elif _origin(kind) is tuple:
+            flags.DEFINE_list(name, [str(v) for v in default], help_text, **where)
+        else:
+            parser = _Parser(_scalar(kind), optional=_is_optional(kind))
+            flags.DEFINE(parser, name, default, help_text, serializer=flags.ArgumentSerializer(), **where)
+        defined.append(name)
+    return defined
+
+
+def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] = (),
+               flag_values: flags.FlagValues = flags.FLAGS, **overrides):
+    """Builds `config_cls` from the flags `define_flags` made.
+
+    Args:
+      config_cls: the dataclass.
+      prefix: as given to `define_flags`.
+      exclude: as given to `define_flags`; those fields keep their defaults
+        unless given in `overrides`.
+      flag_values: where the flags were parsed.
+      **overrides: field values to use instead of the flags'.
+
+    Returns:
+      The config; its own checks run as it is built.
+    """
+    hints = typing.get_type_hints(config_cls)
+    values = {}
+    for field in dataclasses.fields(config_cls):
+        if field.name in exclude or field.name in overrides or not field.init:
+            continue
+        name, kind = prefix + field.name, hints[field.name]
+        if dataclasses.is_dataclass(kind):
+            values[field.name] = from_flags(kind, prefix=f"{name}_", flag_values=flag_values)
+        elif _origin(kind) is not dict:
+            value = flag_values[name].value
+            if _origin(kind) is tuple:
+                item = typing.get_args(kind)[0]
+                value = tuple(item(v) for v in value or ())
+            values[field.name] = value
+    return config_cls(**values, **overrides)
+
+
+def attribute_docs(config_cls: type) -> dict[str, str]:
+    """Field name -> its description under "Attributes:" in the class docstring, on one line."""
+    lines = (config_cls.__doc__ or "").partition("Attributes:")[2].splitlines()
+    body = [line for line in lines if line.strip()]
+    if not body:
+        return {}
+    indent = len(body[0]) - len(body[0].lstrip())
+    docs: dict[str, str] = {}
+    for line in body:
+        depth = len(line) - len(line.lstrip())
+        if depth < indent:
+            break
+        match = re.match(r"(\w+): (.*)", line.strip())
+        if depth == indent and match:
+            current = match.group(1)
+            docs[current] = match.group(2)
+        elif docs:
+            docs[current] += " " + line.strip()
+    return docs
+
+
+def _calling_module() -> str:
+    """The module that called into this one, named as absl names it (the script's path for __main__)."""
+    frame = sys._getframe(1)
+    while frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__")
+    return sys.argv[0] if name == "__main__" else name
+
+
+def _origin(kind):
+    return typing.get_origin(kind)
+
+
+def _is_optional(kind) -> bool:
+    return _origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+
+
+def _scalar(kind) -> type:
+    if _is_optional(kind):
+        return next(a for a in typing.get_args(kind) if a is not type(None))
+    return kind
+
+
+class _Parser(flags.ArgumentParser):
+    """Parses an int, float or str flag; `none` is None where the field allows it."""
+
+    def __init__(self, kind: type, optional: bool):
+        self.kind, self.optional = kind, optional
+
+    def parse(self, argument):
+        if argument is None or not isinstance(argument, str):
+            return argument
+        if self.optional and argument.lower() == _NONE:
+            return None
+        try:
+            return self.kind(argument)
+        except ValueError:
+            raise ValueError(f"expected {'none or ' if self.optional else ''}a {self.kind.__name__}; "
+                             f"got {argument!r}") from None
+
+    def flag_type(self):
+        return self.kind.__name__

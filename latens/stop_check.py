@@ -1,0 +1,197 @@
+"""Is the classifier's "converged" stop as good as the paper's full epoch count? Measured on Table 1's queries.
+
+Each checked cell (dataset, n, row, seed) of a Table 1 workdir is trained
+again on the query that cell stored, with the cell's own classifier config
+and seed, for the paper's full epoch count, while the "converged" rule
+(`evaluate.ConvergenceRule`) is watched beside it
+(`evaluate.train_and_evaluate(probes=...)`): the test set is measured when
+the rule fires and again at the paper's last epoch. One training gives both
+scores, so their paired difference is exact: the same weights up to the
+moment the rule fires. Other candidate rules can be watched in the same run
+(`StopCheckConfig.candidates`).
+
+Results: `<workdir>/<dataset>/n<n>/<row>/seed<s>.json` (the layout of
+Table 1's results), each with the cell's config, the rules, the paper's
+scores, each rule's epoch and scores, every epoch's training loss and the
+seconds. Files are written atomically and a finished cell is skipped, so a
+killed check resumes. `render` tabulates them: per column, the paired
+difference (rule minus paper) with its 95 % confidence interval and the
+epochs the rule trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from absl import logging
+
+from latens import checks, data, evaluate, fileio, provenance
+
+UNBALANCED = "+unbalanced"
+RULE = "converged"
+
+
+@dataclasses.dataclass(frozen=True)
+class StopCheckConfig:
+    """Which cells to check, and the rules to watch.
+
+    Attributes:
+      table1: the Table 1 workdir whose stored results give each cell's
+        query, classifier config and data seed.
+      workdir: where the check's results go.
+      data_dir: folder of the datasets' IDX files (None: download).
+      datasets: Table 1 columns' datasets.
+      sizes: query sizes n.
+      rows: Table 1 rows, as stored (`random`, `vae/multi-normal-cluster`).
+      seeds: seeds of every cell (each row's own, as stored).
+      stop_loss: the "converged" rule's training-loss bar.
+      stop_patience: its consecutive epochs.
+      candidates: other rules watched in the same runs, as
+        `name:stop_loss:stop_patience` strings.
+    """
+
+    table1: str = "results/table1"
+    workdir: str = "results/classifier_stop"
+    data_dir: str | None = None
+    datasets: tuple[str, ...] = ("mnist", "mnist+unbalanced")
+    sizes: tuple[int, ...] = (100, 1000)
+    rows: tuple[str, ...] = ("random", "vae/multi-normal-cluster", "tsne/multi-normal-cluster")
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    stop_loss: float = evaluate.STOP_LOSS
+    stop_patience: int = evaluate.STOP_PATIENCE
+    candidates: tuple[str, ...] = ("loss1e-2:0.01:5", "loss1e-4:0.0001:5")
+
+    def __post_init__(self):
+        checks.positive("stop_loss", self.stop_loss)
+        checks.positive("stop_patience", self.stop_patience)
+        self.rules()  # Refuses malformed candidates now, not after hours of training.
+
+    def rules(self) -> dict[str, tuple[float, int]]:
+        """Rule name -> `(stop_loss, stop_patience)`: the converged rule, then the candidates."""
+        rules = {RULE: (self.stop_loss, self.stop_patience)}
+        for candidate in self.candidates:
+            parts = candidate.split(":")
+            try:
+                name, loss, patience = parts[0], float(parts[1]), int(parts[2])
+            except (IndexError, ValueError):
+                raise ValueError(f"a candidate rule is name:stop_loss:stop_patience; got {candidate!r}") from None
+            rules[name] = (checks.positive("stop_loss", loss), checks.positive("stop_patience", patience))
+        return rules
+
+
+def cells(config: StopCheckConfig) -> list[tuple[str, int, str, int]]:
+    """`(dataset, n, row, seed)` of every checked cell, seeds outermost, sizes alternating."""
+    return [
+        (dataset, n, row, seed)
+        for seed in config.seeds
+        for dataset in config.datasets
+        for n in config.sizes
+        for row in config.rows
+    ]
+
+
+def _relative(dataset: str, n: int, row: str, seed: int) -> pathlib.Path:
+    return pathlib.Path(dataset, f"n{n}", row.replace("/", "."), f"seed{seed}.json")
+
+
+def run(config: StopCheckConfig) -> str:
+    """Checks every cell not yet checked, then returns `render`'s tables."""
+    from tqdm.auto import tqdm
+
+    root = pathlib.Path(config.workdir)
+    todo = [cell for cell in cells(config) if not (root / _relative(*cell)).exists()]
+    logging.info("Stop check: %d cells, %d to run.", len(cells(config)), len(todo))
+    splits: dict[tuple[str, int], data.Splits] = {}
+    with tqdm(total=len(cells(config)), initial=len(cells(config)) - len(todo), unit="cell",
+              desc="stop check") as bar:
+        for cell in todo:
+            bar.set_postfix_str("{} n={} {} seed={}".format(*cell))
+            result = _check_cell(config, cell, splits)
+            fileio.write_text(root / _relative(*cell), json.dumps(result, indent=1))
+            bar.update(1)
+    return render(load(config.workdir))
+
+
+def _check_cell(config: StopCheckConfig, cell: tuple[str, int, str, int], splits: dict) -> dict:
+    """Trains one cell's classifier once, watching the rules; its result dict."""
+    import keras
+
+    stored = json.loads((pathlib.Path(config.table1) / "results" / _relative(*cell)).read_text())
+    dataset, _, _, seed = cell
+    key = (dataset, stored["config"]["data_seed"])
+    if key not in splits:
+        splits[key] = data.load(dataset.removesuffix(UNBALANCED), config.data_dir,
+                                unbalanced=dataset.endswith(UNBALANCED), seed=key[1])
+    split = splits[key]
+    classifier = evaluate.ClassifierConfig(**{
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in stored["config"]["classifier"].items()
+    })
+    indices = np.asarray(stored["query_indices"])
+    keras.utils.set_random_seed(seed)
+    started = time.time()
+    scores = evaluate.train_and_evaluate(
+        (split.pool[0][indices], split.pool[1][indices]), split.val, split.test, split.num_classes,
+        classifier, seed=seed, progress=False, probes=config.rules(),
+    )
+    return {
+        "config": {**stored["config"], "rules": config.rules()},
+        "versions": provenance.versions(),
+        "seconds": round(time.time() - started, 1),
+        "table1_test_accuracy": stored["test_accuracy"],
+        **scores,
+    }
+
+
+def load(workdir: str | pathlib.Path) -> list[dict]:
+    """Every stored check result under `workdir`, in a stable order."""
+    return [json.loads(p.read_text()) for p in sorted(pathlib.Path(workdir).rglob("seed*.json"))]
+
+
+def render(results: Sequence[dict]) -> str:
+    """Markdown: per rule and column, the paired difference to the paper's full run.
+
+    Args:
+      results: stored check results (`load`).
+
+    Returns:
+      One table per rule: per (dataset, n), the cells, the paper's mean test
+      accuracy, the rule's, their paired difference (percentage points) with a
+      95 % CI, the median and largest epoch at which the rule fired, and the
+      share of the paper's epochs trained.
+    """
+    if not results:
+        return "No stop-check results yet.\n"
+    columns = sorted({(r["config"]["dataset"], r["config"]["n"]) for r in results},
+                     key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
+    out = []
+    for rule in results[0]["probes"]:
+        (loss, patience) = results[0]["config"]["rules"][rule]
+        out += [
+            f"Rule `{rule}`: training loss below {loss:g} for {patience} epochs in a row.",
+            "",
+            "| column | cells | paper | rule | rule - paper [95 % CI] | epoch fired: median (max) | epochs trained |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for dataset, n in columns:
+            mine = [r for r in results if (r["config"]["dataset"], r["config"]["n"]) == (dataset, n)]
+            paper = np.array([r["test_accuracy"] for r in mine])
+            fired = [r["probes"][rule]["epoch"] or r["epochs"] for r in mine]
+            rule_scores = np.array([
+                r["probes"][rule]["test_accuracy"] if r["probes"][rule]["epoch"] else r["test_accuracy"]
+                for r in mine
+            ])
+            diff = evaluate.summarize(rule_scores - paper)
+            interval = "" if diff.count < 2 else f" [{100 * diff.ci_low:+.2f}, {100 * diff.ci_high:+.2f}]"
+            share = np.sum(fired) / np.sum([r["epochs"] for r in mine])
+            out.append(
+                f"| {dataset}, n = {n} | {len(mine)} | {100 * paper.mean():.2f} | {100 * rule_scores.mean():.2f} "
+                f"| {100 * diff.mean:+.2f}{interval} | {np.median(fired):.0f} ({max(fired)}) | {100 * share:.0f} % |"
+            )
+        out.append("")
+    return "\n".join(out)
