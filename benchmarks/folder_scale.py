@@ -1,4 +1,4 @@
-"""Reading speed and peak memory of `latens.folder.read_images` on a folder of synthetic images.
+"""Reading speed and peak memory of `latens.images.read_images` on a folder of synthetic images.
 
 Writes `--count` synthetic colour images of `--source_size` pixels (smooth
 random blobs plus noise, so that they compress like photographs) into a
@@ -25,7 +25,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from latens import folder
+from latens import images
 
 _COUNT = flags.DEFINE_integer("count", 4000, "Images in the folder.")
 _SOURCE_SIZE = flags.DEFINE_integer("source_size", 128, "Side of the images on disk.")
@@ -52,10 +52,10 @@ def write_images(root: pathlib.Path, count: int, size: int, suffix: str, seed: i
 
 def measure(images_dir: str, cache_dir: str, image_size: int, channels: int, workers: int) -> dict:
     """Reads the folder once in this process; returns time and memory."""
-    files, _ = folder.list_files(images_dir)
+    files, _ = images.list_files(images_dir)
     before = _peak_rss_mb()
     start = time.perf_counter()
-    read = folder.read_images(images_dir, files, cache_dir, image_size=image_size, channels=channels,
+    read = images.read_images(images_dir, files, cache_dir, image_size=image_size, channels=channels,
                               workers=workers, progress=False)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "images": len(read.paths), "rss_before_mb": before,

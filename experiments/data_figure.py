@@ -5,7 +5,8 @@
 
 from absl import app, flags, logging
 
-from latens import data, plots
+from latens import data
+from latens.plots import data as data_plots
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset to draw.")
@@ -16,7 +17,7 @@ flags.DEFINE_integer("seed", 0, "Seed of the unbalancing draw.")
 
 def main(argv):
     del argv
-    for path in plots.write_data_figures(FLAGS.dataset, FLAGS.data_dir, FLAGS.out_dir, FLAGS.seed):
+    for path in data_plots.write_data_figures(FLAGS.dataset, FLAGS.data_dir, FLAGS.out_dir, FLAGS.seed):
         logging.info("wrote %s", path)
 
 

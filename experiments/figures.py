@@ -5,16 +5,16 @@
 
 from absl import app, flags, logging
 
-from latens import reproduce
+from latens import grid as grid_lib
+from latens.plots import grid
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "runs/reproduce", "The grid's workdir (see experiments/reproduce.py).")
-flags.DEFINE_string("out_dir", "figures", "Where the PNG files go.")
+_WORKDIR = flags.DEFINE_string("workdir", grid_lib.GridConfig.workdir, "The grid's workdir (see experiments/reproduce.py).")
+_OUT_DIR = flags.DEFINE_string("out_dir", "figures", "Where the PNG files go.")
 
 
 def main(argv):
     del argv
-    for path in reproduce.write_figures(FLAGS.workdir, FLAGS.out_dir):
+    for path in grid.write_figures(_WORKDIR.value, _OUT_DIR.value):
         logging.info("wrote %s", path)
 
 

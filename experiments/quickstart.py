@@ -5,24 +5,20 @@
 On the unbalanced `mnist_sample` pool (no network needed) it trains a VAE
 briefly, selects n = 100 images with `multi-normal-cluster` and with
 `random`, trains the classifier on each query over three seeds, prints a
-small Table 1 and writes its figures (see `latens.reproduce.quickstart`).
-Started again, it reuses everything already finished.
+small Table 1 and writes its figures (see `latens.quickstart`). Started
+again, it reuses everything already finished.
 """
 
-from absl import app, flags
+from absl import app
 
-from latens import reproduce, runtime
+from latens import flagconfig, quickstart
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "runs/quickstart", "Where the stages are cached.")
-flags.DEFINE_string("out_dir", "runs/quickstart/figures", "Where the figures go.")
-flags.DEFINE_bool("smoke", False, "A tiny version that runs in seconds (a check, not a result).")
-flags.DEFINE_enum("distribute", "default", list(runtime.STRATEGIES), "Distribution strategy (GPU/TPU).")
+flagconfig.define_flags(quickstart.QuickstartConfig)
 
 
 def main(argv):
     del argv
-    print(reproduce.quickstart(FLAGS.workdir, FLAGS.out_dir, smoke=FLAGS.smoke, distribute=FLAGS.distribute))
+    print(quickstart.run(flagconfig.from_flags(quickstart.QuickstartConfig)))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Reads `<workdir>/embeddings.npz` and writes `query.npz`, `query.csv`,
 `query_latent.png` and, with labels, `query_classes.png`
-(see `latens.sampling.run`):
+(see `latens.queries`):
 
     python experiments/select_queries.py --workdir workdirs/mnist_cae \\
         --strategy uniform-cluster --n 100 --seed 0
@@ -11,8 +11,8 @@ Reads `<workdir>/embeddings.npz` and writes `query.npz`, `query.csv`,
 from absl import app
 from absl import flags
 
+from latens import queries
 from latens.sampling import STRATEGIES
-from latens.sampling import run
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder holding embeddings.npz.", required=True)
 _STRATEGY = flags.DEFINE_enum("strategy", "uniform-cluster", list(STRATEGIES),
@@ -29,7 +29,7 @@ _OUT = flags.DEFINE_string("out", None, "Output folder; unset: the workdir.")
 
 def main(argv):
     del argv  # Unused.
-    run.select_queries(_WORKDIR.value, strategy=_STRATEGY.value, n=_N.value, seed=_SEED.value,
+    queries.select_queries(_WORKDIR.value, strategy=_STRATEGY.value, n=_N.value, seed=_SEED.value,
                        n_clusters=_N_CLUSTERS.value, threshold=_THRESHOLD.value, out=_OUT.value)
 
 

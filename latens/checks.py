@@ -1,7 +1,7 @@
 """Checks of option values, shared by every config of latens, with one message shape each.
 
     unknown <what> <value>; <name> must be one of <a>, <b>, <c>
-    <name> must be <condition>; got <value>
+    <name> must be <condition>, got <value>
 
 Each check returns the value it accepted and raises `error` (a `ValueError`
 by default; the folder command passes its `InputError`) otherwise, so a
@@ -11,6 +11,10 @@ config's `__post_init__` reads as a list of its rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+
+class InputError(ValueError):
+    """Bad input from a user of the folder command (options, folders, too few images); the message says what."""
 
 
 def one_of(name: str, value, choices: Iterable, *, what: str | None = None, error: type = ValueError):
@@ -49,16 +53,22 @@ def each_one_of(name: str, values: Iterable, choices: Iterable, *, error: type =
 def positive(name: str, value, *, error: type = ValueError):
     """Accepts a number > 0."""
     if not value > 0:  # Also refuses NaN.
-        raise error(f"{name} must be positive; got {value!r}")
+        raise error(f"{name} must be positive, got {value!r}")
     return value
 
 
 def at_least(name: str, value, minimum, *, error: type = ValueError):
     """Accepts a number >= `minimum`."""
     if not value >= minimum:
-        raise error(f"{name} must be at least {minimum}; got {value!r}")
+        raise error(f"{name} must be at least {minimum}, got {value!r}")
     return value
 
 
 def _listed(choices: tuple) -> str:
     return ", ".join(str(c) for c in choices)
+
+
+def choices(config, *, error: type = ValueError) -> None:
+    """Checks every field a config names in its `CHOICES` (name -> valid values) with `one_of`."""
+    for name, valid in type(config).CHOICES.items():
+        one_of(name, getattr(config, name), valid, error=error)

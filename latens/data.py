@@ -36,7 +36,7 @@ import urllib.parse
 import numpy as np
 import scipy.ndimage
 
-from latens import fileio, idx
+from latens import checks, fileio, idx
 
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample")
 POOL_SIZE = 50_000
@@ -129,8 +129,7 @@ def load(
       latens.idx.IDXError: a file in `data_dir` is damaged.
       DataUnavailableError: the data cannot be found or downloaded.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    checks.one_of("dataset", name, DATASETS)
     if data_dir is not None:
         train, test = _read_idx_dir(os.fspath(data_dir))
         if name == "mnist_sample":
@@ -447,8 +446,7 @@ def make_dataset(
     """
     import tensorflow as tf  # Keep `import latens.data` light for numpy-only users.
 
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    checks.positive("batch_size", batch_size)
     scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0
 
     def to_float(images, *labels):

@@ -37,11 +37,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import scipy.stats
 
-from latens import checks
+from latens import checks, runtime
 
 PAPER_EPOCH_IMAGES = 50_000  # 50 epochs of 1,000 images, 500 epochs of 100.
 STOPS = ("paper", "converged")
@@ -86,6 +87,8 @@ class ClassifierConfig:
       stop_patience: converged epochs in a row that end training.
     """
 
+    CHOICES: ClassVar[dict] = {"precision": runtime.PRECISIONS, "stop": STOPS}
+
     epochs: int | None = None
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -100,16 +103,13 @@ class ClassifierConfig:
     stop_patience: int = STOP_PATIENCE
 
     def __post_init__(self):
-        from latens import runtime  # TensorFlow loads only where a classifier is trained.
-
         if self.epochs is not None:
             checks.positive("epochs", self.epochs)
         for name in ("batch_size", "learning_rate", "val_points", "convs_per_block", "stop_loss", "stop_patience"):
             checks.positive(name, getattr(self, name))
         if self.val_size is not None:
             checks.positive("val_size", self.val_size)
-        checks.one_of("precision", self.precision, runtime.PRECISIONS)
-        checks.one_of("stop", self.stop, STOPS)
+        checks.choices(self)
 
     def to_dict(self) -> dict:
         """The config as stored in a result; the stopping fields only for "converged"."""
@@ -224,9 +224,8 @@ def train_and_evaluate(
       fired (None where it never did).
     """
     import keras
-    from tqdm.auto import tqdm
 
-    from latens import data, runtime
+    from latens import data
 
     if probes and config.stop != "paper":
         raise ValueError("probes watch rules beside the paper's full run; use stop='paper' with them")
@@ -239,62 +238,71 @@ def train_and_evaluate(
     # epochs would otherwise spend much of their time starting up.
     train_ds = data.make_dataset(x, y, batch_size=config.batch_size, shuffle=True, seed=seed, repeat=True)
     val_x, val_y = val if config.val_size is None else (val[0][: config.val_size], val[1][: config.val_size])
-    val_ds = data.make_dataset(val_x, val_y, batch_size=512)
-    record_at = set(validation_epochs(epochs, config.val_points))
-    history = {key: [] for key in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")}
-    losses_by_epoch = []
-    stop_rule = ConvergenceRule(config.stop_loss, config.stop_patience) if config.stop == "converged" else None
-    watched = {name: ConvergenceRule(*rule) for name, rule in (probes or {}).items()}
-    probed: dict[int, dict] = {}
+    watch = _Watch(model, epochs, config, data.make_dataset(val_x, val_y, batch_size=512), probes or {},
+                   lambda: score_test_set(model, test, num_classes), progress)
 
-    def record(epoch, logs):
-        scores = model.evaluate(val_ds, verbose=0, return_dict=True)
-        history["epoch"].append(epoch)
-        history["train_loss"].append(float(logs["loss"]))
-        history["train_accuracy"].append(float(logs["accuracy"]))
-        history["val_loss"].append(float(scores["loss"]))
-        history["val_accuracy"].append(float(scores["accuracy"]))
-        return scores["accuracy"]
-
-    class Watch(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.bar = tqdm(total=epochs, desc="classifier", unit="epoch", disable=not progress, leave=False)
-
+    class Callback(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            epoch += 1  # 1-based from here on.
-            self.bar.update(1)
-            losses_by_epoch.append(float(logs["loss"]))
-            for rule in watched.values():
-                if rule.update(epoch, logs["loss"]) and epoch not in probed:
-                    probed[epoch] = score_test_set(model, test, num_classes)
-            stopping = stop_rule is not None and stop_rule.update(epoch, logs["loss"])
-            if epoch in record_at or stopping:
-                self.bar.set_postfix(val_accuracy=f"{record(epoch, logs):.3f}")
-            if stopping:
-                self.model.stop_training = True
+            self.model.stop_training = watch.epoch_end(epoch + 1, logs)
 
         def on_train_end(self, logs=None):
-            self.bar.close()
+            watch.bar.close()
 
-    model.fit(
-        train_ds, epochs=epochs, steps_per_epoch=math.ceil(len(y) / config.batch_size), verbose=0,
-        shuffle=False, callbacks=[Watch()],
-    )
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(len(y) / config.batch_size), verbose=0,
+              shuffle=False, callbacks=[Callback()])
     result = {
         "epochs": epochs,
-        "stopped_epoch": len(losses_by_epoch),
-        "train_loss_by_epoch": [float(f"{v:.4g}") for v in losses_by_epoch],
-        "history": history,
+        "stopped_epoch": len(watch.losses),
+        "train_loss_by_epoch": [float(f"{v:.4g}") for v in watch.losses],
+        "history": watch.history,
         **score_test_set(model, test, num_classes),
         "query_class_counts": np.bincount(y, minlength=num_classes).tolist(),
     }
     if probes:
-        result["probes"] = {
-            name: {"epoch": rule.fired_at, **(probed[rule.fired_at] if rule.fired_at else {})}
-            for name, rule in watched.items()
-        }
+        result["probes"] = watch.probe_results()
     return result
+
+
+class _Watch:
+    """What happens at each epoch's end: validation records, the stopping rule and the probes."""
+
+    def __init__(self, model, epochs: int, config: ClassifierConfig, val_ds, probes: Mapping[str, tuple[float, int]],
+                 score_test, progress: bool):
+        from tqdm.auto import tqdm
+
+        self.model, self.val_ds, self.score_test = model, val_ds, score_test
+        self.record_at = set(validation_epochs(epochs, config.val_points))
+        self.stop_rule = ConvergenceRule(config.stop_loss, config.stop_patience) if config.stop == "converged" else None
+        self.probes = {name: ConvergenceRule(*rule) for name, rule in probes.items()}
+        self.probed: dict[int, dict] = {}
+        self.losses: list[float] = []
+        self.history = {key: [] for key in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")}
+        self.bar = tqdm(total=epochs, desc="classifier", unit="epoch", disable=not progress, leave=False)
+
+    def epoch_end(self, epoch: int, logs: dict) -> bool:
+        """Handles the end of (1-based) `epoch`; True when training should stop."""
+        self.bar.update(1)
+        self.losses.append(float(logs["loss"]))
+        for rule in self.probes.values():
+            if rule.update(epoch, logs["loss"]) and epoch not in self.probed:
+                self.probed[epoch] = self.score_test()
+        stopping = self.stop_rule is not None and self.stop_rule.update(epoch, logs["loss"])
+        if epoch in self.record_at or stopping:
+            self._record(epoch, logs)
+        return stopping
+
+    def _record(self, epoch: int, logs: dict) -> None:
+        scores = self.model.evaluate(self.val_ds, verbose=0, return_dict=True)
+        for key, value in (("epoch", epoch), ("train_loss", float(logs["loss"])),
+                           ("train_accuracy", float(logs["accuracy"])), ("val_loss", float(scores["loss"])),
+                           ("val_accuracy", float(scores["accuracy"]))):
+            self.history[key].append(value)
+        self.bar.set_postfix(val_accuracy=f"{scores['accuracy']:.3f}")
+
+    def probe_results(self) -> dict:
+        """Probe name -> the epoch its rule fired (None if never) and the test scores there."""
+        return {name: {"epoch": rule.fired_at, **self.probed.get(rule.fired_at, {})}
+                for name, rule in self.probes.items()}
 
 
 def score_test_set(model, test: tuple[np.ndarray, np.ndarray], num_classes: int) -> dict:

@@ -27,7 +27,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
 from absl import flags
 
@@ -35,13 +35,17 @@ _NONE = "none"
 
 
 def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] = (),
-                 flag_values: flags.FlagValues = flags.FLAGS, module_name: str | None = None) -> list[str]:
+                 choices: Mapping[str, Sequence] | None = None, flag_values: flags.FlagValues = flags.FLAGS,
+                 module_name: str | None = None) -> list[str]:
     """Defines one flag per field of `config_cls` (see the module docstring).
 
     Args:
       config_cls: a dataclass whose fields all have defaults.
       prefix: put before every flag's name.
-      exclude: field names to leave without a flag.
+      exclude: flag names (prefix included; nested fields too) to leave out.
+      choices: field name -> valid values, for fields the class's `CHOICES`
+        leaves open (e.g. a dataset name that the Python API takes freely
+        but a script only from a list).
       flag_values: where to define them.
       module_name: the module the flags belong to (`--help` lists them under
         it); by default the caller's.
@@ -53,18 +57,18 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
     where = {"flag_values": flag_values, "module_name": module_name}
     docs = attribute_docs(config_cls)
     hints = typing.get_type_hints(config_cls)
-    choices = getattr(config_cls, "CHOICES", {})
+    choices = {**getattr(config_cls, "CHOICES", {}), **(choices or {})}
     defaults = config_cls()
     defined = []
     for field in dataclasses.fields(config_cls):
-        if field.name in exclude or not field.init:
-            continue
         name, kind, default = prefix + field.name, hints[field.name], getattr(defaults, field.name)
+        if name in exclude or not field.init:
+            continue
         help_text = docs.get(field.name, field.name.replace("_", " "))
         if dataclasses.is_dataclass(kind):
-            defined += define_flags(kind, prefix=f"{name}_", **where)
+            defined += define_flags(kind, prefix=f"{name}_", exclude=exclude, **where)
             continue
-        if _origin(kind) is dict:
+        if kind is dict or _origin(kind) is dict:
             continue
         if field.name in choices and kind is str:
             flags.DEFINE_enum(name, default, list(choices[field.name]), help_text, **where)
@@ -87,7 +91,7 @@ def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] =
       config_cls: the dataclass.
       prefix: as given to `define_flags`.
       exclude: as given to `define_flags`; those fields keep their defaults
-        unless given in `overrides`.
+        unless given in `overrides` (nested ones: in the nested config's).
       flag_values: where the flags were parsed.
       **overrides: field values to use instead of the flags'.
 
@@ -97,12 +101,12 @@ def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] =
     hints = typing.get_type_hints(config_cls)
     values = {}
     for field in dataclasses.fields(config_cls):
-        if field.name in exclude or field.name in overrides or not field.init:
-            continue
         name, kind = prefix + field.name, hints[field.name]
+        if name in exclude or field.name in overrides or not field.init:
+            continue
         if dataclasses.is_dataclass(kind):
-            values[field.name] = from_flags(kind, prefix=f"{name}_", flag_values=flag_values)
-        elif _origin(kind) is not dict:
+            values[field.name] = from_flags(kind, prefix=f"{name}_", exclude=exclude, flag_values=flag_values)
+        elif not (kind is dict or _origin(kind) is dict):
             value = flag_values[name].value
             if _origin(kind) is tuple:
                 item = typing.get_args(kind)[0]

@@ -26,7 +26,7 @@ import numpy as np
 from absl import logging
 from scipy.spatial import cKDTree
 
-from latens import data, fileio, models, reproduce, train
+from latens import data, fileio, models, provenance, train
 
 
 def knn_label_accuracy(
@@ -167,7 +167,7 @@ def run_comparison(
       `summary_table` of the runs.
     """
     rows = compare(settings, seeds, workdir, splits=splits, k=k)
-    report = {"k": k, "seeds": [int(s) for s in seeds], "versions": reproduce.versions(), "runs": rows}
+    report = {"k": k, "seeds": [int(s) for s in seeds], "versions": provenance.versions(), "runs": rows}
     path = fileio.write_text(pathlib.Path(workdir) / "comparison.json", json.dumps(report, indent=1) + "\n")
     logging.info("Wrote %s", path)
     return summary_table(rows, k)

@@ -13,22 +13,30 @@ Precision (`PRECISIONS`), a Keras dtype policy:
 The models keep their losses, codes and output logits in float32 whatever
 the policy (see `latens.models`).
 
-Distribution (`STRATEGIES`), a `tf.distribute.Strategy`:
+Distribution (`DISTRIBUTIONS`), a `tf.distribute.Strategy`:
   * `default`: one device.
   * `mirrored`: synchronous data parallelism over all local GPUs, or, with
     no GPU, over the logical CPU devices (see `split_cpu`).
   * `tpu`: a Colab (or Cloud) TPU through `TPUStrategy`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
+from typing import TYPE_CHECKING
 
-import keras
-import tensorflow as tf
 from absl import logging
 
+from latens import checks
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-STRATEGIES = ("default", "mirrored", "tpu")
+# Names of `tf.distribute` strategies (not to be confused with the query
+# strategies of `latens.sampling.STRATEGIES`).
+DISTRIBUTIONS = ("default", "mirrored", "tpu")
 
 
 def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -57,8 +65,9 @@ def resolve_precision(precision: str, strategy: tf.distribute.Strategy | None = 
     Returns:
       `float32`, `mixed_bfloat16` or `mixed_float16`.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    import tensorflow as tf  # Only here: importing latens' configs needs no TensorFlow.
+
+    checks.one_of("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
     if isinstance(strategy, tf.distribute.TPUStrategy):
@@ -83,6 +92,8 @@ def precision_policy(precision: str, strategy: tf.distribute.Strategy | None = N
     Yields:
       The resolved policy name.
     """
+    import keras
+
     resolved = resolve_precision(precision, strategy)
     previous = keras.config.dtype_policy()
     logging.info("Precision %s: dtype policy %s.", precision, resolved)
@@ -99,6 +110,8 @@ def precision_policy(precision: str, strategy: tf.distribute.Strategy | None = N
 
 
 def _has_half_precision_hardware(policy: str, strategy: tf.distribute.Strategy | None) -> bool:
+    import tensorflow as tf
+
     if isinstance(strategy, tf.distribute.TPUStrategy) or tf.config.list_physical_devices("GPU"):
         return True
     return policy == "mixed_bfloat16" and cpu_has_amx()
@@ -108,11 +121,13 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
     """Creates a distribution strategy.
 
     Args:
-      name: one of `STRATEGIES`.
+      name: one of `DISTRIBUTIONS`.
 
     Returns:
       The strategy; build and compile models inside its `scope()`.
     """
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -129,7 +144,8 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    checks.one_of("distribute", name, DISTRIBUTIONS, what="distribution strategy")
+    raise AssertionError(name)
 
 
 def split_cpu(num_devices: int) -> None:
@@ -142,6 +158,8 @@ def split_cpu(num_devices: int) -> None:
     Args:
       num_devices: number of logical CPU devices.
     """
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)]

@@ -42,12 +42,13 @@ import os
 import pathlib
 import shutil
 from collections.abc import Sequence
+from typing import ClassVar
 
 import keras
 import numpy as np
 from absl import logging
 
-from latens import data, fileio, models, runtime
+from latens import checks, data, fileio, models, runtime
 from latens.models import tsne
 
 
@@ -69,12 +70,18 @@ class TrainConfig:
         initialisation follows `keras.utils.set_random_seed`, which the
         script calls with the same seed.
       precision: a `latens.runtime.PRECISIONS` name.
-      distribute: a `latens.runtime.STRATEGIES` name.
+      distribute: a `latens.runtime.DISTRIBUTIONS` name.
       perplexity: t-SNE target perplexity.
       kl_weight: weight of the t-SNE KL(P || Q) against the summed BCE.
       model_options: extra `build_autoencoder` options, e.g. narrow
         `filters`, `convs_per_block` and `dense_units` for tests.
     """
+
+    CHOICES: ClassVar[dict] = {
+        "ae": tuple(models.AUTOENCODERS),
+        "precision": runtime.PRECISIONS,
+        "distribute": runtime.DISTRIBUTIONS,
+    }
 
     ae: str = "cae"
     dataset: str = "mnist_sample"
@@ -92,17 +99,9 @@ class TrainConfig:
     model_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        for field, choices in (
-            ("ae", models.AUTOENCODERS),
-            ("precision", runtime.PRECISIONS),
-            ("distribute", runtime.STRATEGIES),
-        ):
-            value = getattr(self, field)
-            if value not in choices:
-                raise ValueError(f"{field} must be one of {', '.join(choices)}, got {value!r}")
-        for field in ("latent_dim", "epochs", "batch_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
+        checks.choices(self)
+        for name in ("latent_dim", "epochs", "batch_size", "learning_rate"):
+            checks.positive(name, getattr(self, name))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -207,8 +206,8 @@ def train(
         is unknown (without `splits`), or the batch does not suit the data,
         the replicas or the perplexity.
     """
-    if splits is None and config.dataset not in data.DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(data.DATASETS)}, got {config.dataset!r}")
+    if splits is None:
+        checks.one_of("dataset", config.dataset, data.DATASETS)
     files = RunFiles(pathlib.Path(workdir))
     files.workdir.mkdir(parents=True, exist_ok=True)
     if overwrite:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from test_folder import BAD_FILES, write_digit_folder
 
 # The console script pip installs beside the interpreter.
 COMMAND = pathlib.Path(sys.executable).with_name("latens-select")
@@ -19,13 +18,13 @@ def latens_select(*flags, timeout=240):
     return subprocess.run([str(COMMAND), *flags], capture_output=True, text=True, timeout=timeout)
 
 
-def test_the_command_chooses_n_images_and_reports_the_bad_files(tmp_path):
+def test_the_command_chooses_n_images_and_reports_the_bad_files(tmp_path, write_digit_folder, bad_files):
     good = write_digit_folder(tmp_path / "images")
     result = latens_select(f"--images={tmp_path / 'images'}", f"--out={tmp_path / 'out'}", "--n=30",
                            "--progress=false", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Skipped 3 unreadable image files" in result.stderr
-    for name in BAD_FILES:
+    for name in bad_files:
         if name != "notes.txt":
             assert name in result.stderr
     with open(tmp_path / "out" / "query.csv", newline="") as f:

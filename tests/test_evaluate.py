@@ -104,3 +104,83 @@ def test_many_cells_in_one_process_do_not_warn_of_retracing(caplog):
         evaluate.train_and_evaluate(query, splits.val, (splits.test[0][:16], splits.test[1][:16]), 10, config,
                                     seed=seed, progress=False)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+# -- the "converged" stopping rule ----------------------------------------------
+
+
+def test_the_rule_fires_after_patience_epochs_in_a_row_below_the_bar():
+    rule = evaluate.ConvergenceRule(loss=0.1, patience=3)
+    fired = [rule.update(epoch, loss) for epoch, loss in enumerate([0.5, 0.05, 0.01, 0.2, 0.05, 0.05, 0.05, 0.01], 1)]
+    # Epochs 2-3 are below the bar, epoch 4 resets the streak, 5-7 complete it.
+    assert fired == [False] * 6 + [True, False]
+    assert rule.fired_at == 7
+
+
+def _two_blobs(size):
+    """Two trivially separable classes: black and white images."""
+    x = np.concatenate([np.zeros((size, 8, 8, 1), np.uint8), np.full((size, 8, 8, 1), 255, np.uint8)])
+    return x, np.repeat([0, 1], size)
+
+
+TINY_STOP = dataclasses.replace(NARROW, filters=(4,), dense_units=(8,), val_points=5, val_size=None,
+                                stop="converged", stop_loss=0.05, stop_patience=2, learning_rate=0.01)
+
+
+def test_converged_training_stops_early_on_separable_data():
+    x, y = _two_blobs(8)
+    keras.utils.set_random_seed(0)
+    result = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, dataclasses.replace(TINY_STOP, epochs=300),
+                                         progress=False)
+    assert result["epochs"] == 300
+    assert result["stopped_epoch"] < 300
+    assert len(result["train_loss_by_epoch"]) == result["stopped_epoch"]
+    assert all(loss < 0.05 for loss in result["train_loss_by_epoch"][-2:])
+    # The validation curve ends where training ended.
+    assert result["history"]["epoch"][-1] == result["stopped_epoch"]
+    assert result["test_accuracy"] == 1.0
+
+
+def test_converged_training_never_goes_beyond_the_cap():
+    # Identical images with two labels: the loss cannot fall below log(2).
+    x = np.zeros((16, 8, 8, 1), np.uint8)
+    y = np.repeat([0, 1], 8)
+    keras.utils.set_random_seed(0)
+    result = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, dataclasses.replace(TINY_STOP, epochs=6),
+                                         progress=False)
+    assert result["stopped_epoch"] == result["epochs"] == 6
+    assert result["history"]["epoch"] == evaluate.validation_epochs(6, 5)
+
+
+def test_probes_score_each_rule_where_it_fires_without_stopping():
+    x, y = _two_blobs(8)
+    keras.utils.set_random_seed(0)
+    config = dataclasses.replace(TINY_STOP, stop="paper", epochs=40)
+    result = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, config, progress=False,
+                                         probes={"loose": (0.05, 2), "never": (0.0, 1)})
+    assert result["stopped_epoch"] == 40
+    assert 2 <= result["probes"]["loose"]["epoch"] < 40
+    assert result["probes"]["loose"]["test_accuracy"] == 1.0
+    assert result["probes"]["never"] == {"epoch": None}
+    with pytest.raises(ValueError, match="probes watch rules beside the paper's full run"):
+        evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, TINY_STOP, progress=False, probes={"a": (0.1, 1)})
+
+
+def test_a_paper_config_stores_no_stopping_fields_so_older_results_still_match():
+    assert set(evaluate.ClassifierConfig().to_dict()) == {
+        "epochs", "batch_size", "learning_rate", "val_points", "val_size", "filters", "convs_per_block",
+        "dense_units", "precision"}
+    converged = evaluate.ClassifierConfig(stop="converged").to_dict()
+    assert (converged["stop"], converged["stop_loss"], converged["stop_patience"]) == (
+        "converged", evaluate.STOP_LOSS, evaluate.STOP_PATIENCE)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"stop": "early"}, "unknown stop 'early'; stop must be one of paper, converged"),
+    ({"stop_patience": 0}, "stop_patience must be positive"),
+    ({"precision": "float64"}, "unknown precision 'float64'"),
+    ({"val_size": 0}, "val_size must be positive"),
+])
+def test_bad_classifier_configs_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate.ClassifierConfig(**changes)

@@ -207,7 +207,7 @@ def test_bad_input_raises(strategy, z, n, message):
 @pytest.mark.parametrize(
     "strategy, kwargs, message",
     [
-        ("nope", {}, "Unknown strategy 'nope'; valid: random, ae-error, uniform"),
+        ("nope", {}, "unknown strategy 'nope'; strategy must be one of random, ae-error, uniform"),
         ("kcenter", {"threshold": 1.0}, "Unknown option.*threshold.*'kcenter'; valid: none"),
         ("uniform", {"n_cluster": 3}, "Unknown option.*n_cluster.*valid: threshold, hit"),
         ("ae-error", {}, "needs errors"),

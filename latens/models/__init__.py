@@ -10,6 +10,7 @@ saved `.keras` file.
 
 import keras
 
+from latens import checks
 from latens.models.cae import ConvAutoEncoder
 from latens.models.layers import build_decoder, build_encoder_body
 from latens.models.tsne import TSNEAutoEncoder
@@ -39,8 +40,7 @@ def build_autoencoder(kind: str, latent_dim: int = 2, **options) -> ConvAutoEnco
     Raises:
       ValueError: unknown kind.
     """
-    if kind not in AUTOENCODERS:
-        raise ValueError(f"unknown auto-encoder {kind!r}; choose one of {', '.join(AUTOENCODERS)}")
+    checks.one_of("kind", kind, AUTOENCODERS, what="auto-encoder")
     return AUTOENCODERS[kind](latent_dim=latent_dim, **options)
 
 

@@ -18,6 +18,7 @@ import types
 
 import numpy as np
 
+from latens import checks
 from latens.sampling import algorithm
 from latens.sampling import clustering
 from latens.sampling import deterministic
@@ -50,8 +51,7 @@ def select(strategy, z, n, *, seed=0, errors=None, **options):
     Raises:
         ValueError: unknown strategy or option, or bad input.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"Unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}.")
+    checks.one_of("strategy", strategy, STRATEGIES)
     return STRATEGIES[strategy](z, n, seed=seed, errors=errors, **options)
 
 

@@ -1,9 +1,7 @@
 """Figures of a folder run: a contact sheet of the chosen images, and the latent space with thumbnails.
 
-Built on `matplotlib.figure.Figure` directly, like `latens.plots_selection`,
-so nothing changes global matplotlib state; `latens.plots.save` writes them.
 Images are drawn as they are (grey as grey, 0 = black), unlike
-`latens.plots.image_grid`, which inverts grey for MNIST-style digits.
+`latens.plots.data.image_grid`, which inverts grey for MNIST-style digits.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-from latens import plots_selection
+from latens.plots import project_2d, selection
 
 # A contact sheet shows at most this many images (a taller PNG gets unwieldy).
 MAX_SHEET_IMAGES = 400
@@ -86,9 +84,9 @@ def latent_with_thumbnails(z: np.ndarray, chosen: np.ndarray, thumbnails: np.nda
     Returns:
       The figure.
     """
-    figure = plots_selection.plot_latent_selection(z, chosen, title=title)
+    figure = selection.plot_latent_selection(z, chosen, title=title)
     axes = figure.axes[0]
-    xy = plots_selection.project_2d(z)[0][np.asarray(chosen)]
+    xy = project_2d(z)[0][np.asarray(chosen)]
     # Where each thumbnail falls, in inches on the axes, to test overlaps.
     figure.draw_without_rendering()  # Fixes the layout, so the axes' size is final.
     box = axes.get_window_extent()

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from latens.sampling import run
+from latens import queries
 from latens.sampling import synthetic
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def read_csv(path):
 
 def test_writes_every_output_with_labels(tmp_path):
     z, blob = write_embeddings(tmp_path)
-    paths = run.select_queries(tmp_path, strategy="uniform-cluster", n=12, seed=3, n_clusters=4)
+    paths = queries.select_queries(tmp_path, strategy="uniform-cluster", n=12, seed=3, n_clusters=4)
     assert set(paths) == {"npz", "csv", "latent_png", "classes_png"}
     with np.load(paths["npz"]) as query:
         indices = query["indices"]
@@ -61,7 +61,7 @@ def test_writes_every_output_with_labels(tmp_path):
 def test_without_labels_and_without_clusters(tmp_path):
     write_embeddings(tmp_path, labels=False, dim=3)
     out = tmp_path / "query"
-    paths = run.select_queries(tmp_path, strategy="kcenter", n=5, out=out, threshold=0.5)
+    paths = queries.select_queries(tmp_path, strategy="kcenter", n=5, out=out, threshold=0.5)
     assert set(paths) == {"npz", "csv", "latent_png"}
     assert not (out / "query_classes.png").exists()
     rows = read_csv(out / "query.csv")
@@ -73,20 +73,20 @@ def test_without_labels_and_without_clusters(tmp_path):
 
 def test_same_seed_same_query(tmp_path):
     write_embeddings(tmp_path)
-    first = run.select_queries(tmp_path, strategy="multi-normal", n=20, seed=5)["csv"].read_text()
-    assert run.select_queries(tmp_path, strategy="multi-normal", n=20, seed=5)["csv"].read_text() \
+    first = queries.select_queries(tmp_path, strategy="multi-normal", n=20, seed=5)["csv"].read_text()
+    assert queries.select_queries(tmp_path, strategy="multi-normal", n=20, seed=5)["csv"].read_text() \
         == first
 
 
 def test_missing_or_bad_embeddings(tmp_path):
     with pytest.raises(FileNotFoundError, match="No embeddings"):
-        run.select_queries(tmp_path, strategy="random", n=3)
+        queries.select_queries(tmp_path, strategy="random", n=3)
     np.savez(tmp_path / "embeddings.npz", codes=np.zeros((4, 2)))
     with pytest.raises(ValueError, match="has no 'z' array"):
-        run.select_queries(tmp_path, strategy="random", n=3)
+        queries.select_queries(tmp_path, strategy="random", n=3)
     write_embeddings(tmp_path)
-    with pytest.raises(ValueError, match="Unknown strategy"):
-        run.select_queries(tmp_path, strategy="best", n=3)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        queries.select_queries(tmp_path, strategy="best", n=3)
 
 
 def test_script_runs_end_to_end(tmp_path):

@@ -1,10 +1,4 @@
-"""Figures of a query selection: the latent space with the chosen codes, and
-the class histogram of the choice.
-
-Built on `matplotlib.figure.Figure` directly (rendered by Agg when saved),
-so importing this module changes no global matplotlib state and never opens
-a window.
-"""
+"""Figures of one query: the latent space with the chosen codes, and the class histogram of the choice."""
 
 import numpy as np
 from matplotlib import colormaps
@@ -12,32 +6,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from latens.plots import project_2d
+
 # Background codes drawn at most (a seeded subsample beyond).
 MAX_BACKGROUND = 100_000
 # Classes or clusters given their own legend entry at most.
 _MAX_LEGEND_GROUPS = 20
-
-
-def project_2d(z):
-    """Two coordinates to plot latent codes by.
-
-    Args:
-        z: float array `[N, L]`.
-
-    Returns:
-        xy: float array `[N, 2]`: the codes themselves for L = 2, the code
-            against zero for L = 1, the first two principal components for
-            L > 2.
-        axis_labels: the two axis names.
-    """
-    z = np.asarray(z, dtype=np.float64)
-    if z.shape[1] == 1:
-        return np.column_stack([z[:, 0], np.zeros(len(z))]), ("$z_0$", "")
-    if z.shape[1] == 2:
-        return z, ("$z_0$", "$z_1$")
-    centred = z - z.mean(axis=0)
-    _, _, components = np.linalg.svd(centred[:MAX_BACKGROUND], full_matrices=False)
-    return centred @ components[:2].T, ("principal component 1", "principal component 2")
 
 
 def plot_latent_selection(z, indices, *, labels=None, clusters=None, title=""):

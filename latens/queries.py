@@ -1,4 +1,4 @@
-"""The query-selection step of the pipeline: embeddings in, a query out.
+"""The query-selection step of the pipeline: embeddings in, a query and its files out.
 
 `select_queries` is what `experiments/select_queries.py` runs. It reads a workdir's
 `embeddings.npz` (keys `z` `[N, L]`, `errors` `[N]`, optional `labels` `[N]`
@@ -23,9 +23,9 @@ import pathlib
 import numpy as np
 from absl import logging
 
-from latens import fileio, plots_selection
-from latens.sampling import clustering
-from latens.sampling import strategies
+from latens import checks, fileio, plots
+from latens.plots import selection as selection_plots
+from latens.sampling import clustering, strategies
 
 
 def select_queries(workdir, *, strategy, n, seed=0, n_clusters=None, threshold=None, out=None):
@@ -48,9 +48,7 @@ def select_queries(workdir, *, strategy, n, seed=0, n_clusters=None, threshold=N
     workdir = pathlib.Path(workdir)
     out = pathlib.Path(out) if out is not None else workdir
     z, errors, labels, embeddings_config = load_embeddings(workdir / "embeddings.npz")
-    if strategy not in strategies.STRATEGIES:
-        raise ValueError(f"Unknown strategy {strategy!r}; valid: "
-                         f"{', '.join(strategies.STRATEGIES)}.")
+    checks.one_of("strategy", strategy, strategies.STRATEGIES)
     takes = strategies.STRATEGIES[strategy].options
     options = {}
     for name, value in (("n_clusters", n_clusters), ("threshold", threshold)):
@@ -79,13 +77,12 @@ def select_queries(workdir, *, strategy, n, seed=0, n_clusters=None, threshold=N
     fileio.write_atomically(paths["npz"], lambda tmp: np.savez(
         tmp, indices=indices, strategy=np.str_(strategy), seed=np.int64(seed), n=np.int64(n),
         config=np.str_(json.dumps(config, sort_keys=True))))
-    fileio.write_text(paths["csv"], _query_csv(z, indices, clusters, labels))
-    _save_figure(paths["latent_png"], plots_selection.plot_latent_selection(
-        z, indices, labels=labels, clusters=clusters, title=title))
+    fileio.write_text(paths["csv"], query_csv(indices, z, clusters=clusters, labels=labels))
+    plots.save(selection_plots.plot_latent_selection(z, indices, labels=labels, clusters=clusters, title=title),
+               paths["latent_png"])
     if labels is not None:
         paths["classes_png"] = out / "query_classes.png"
-        _save_figure(paths["classes_png"],
-                     plots_selection.plot_class_histogram(labels, indices, title=title))
+        plots.save(selection_plots.plot_class_histogram(labels, indices, title=title), paths["classes_png"])
     logging.info("Chose %d of %d examples with %s; wrote %s.", n, len(z), strategy,
                  ", ".join(str(path) for path in paths.values()))
     return paths
@@ -134,17 +131,29 @@ def _options_used(strategy, given):
             for name in strategies.STRATEGIES[strategy].options}
 
 
-def _query_csv(z, indices, clusters, labels):
+def query_csv(indices, z, *, clusters=None, paths=None, labels=None) -> str:
+    """The query as CSV text: one row per chosen example, in labelling order.
+
+    Columns: `rank` (1 = label first), `path` when `paths` is given, else
+    `index`; `cluster` (empty without `clusters`); the code `z_0..z_{L-1}`;
+    and `label` when `labels` is given.
+
+    Args:
+        indices: int `[n]`, the chosen examples in rank order.
+        z: float `[N, L]`, every code.
+        clusters: optional int `[N]`, the cluster of every code.
+        paths: optional `N` file names, written instead of the indices.
+        labels: optional int `[N]`, the known classes.
+
+    Returns:
+        The CSV text, fields quoted where needed.
+    """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["rank", "index", "cluster", *(f"z_{d}" for d in range(z.shape[1]))]
+    writer.writerow(["rank", "index" if paths is None else "path", "cluster", *(f"z_{d}" for d in range(z.shape[1]))]
                     + (["label"] if labels is not None else []))
     for rank, i in enumerate(indices, start=1):
-        writer.writerow([rank, i, "" if clusters is None else clusters[i],
+        writer.writerow([rank, i if paths is None else paths[i], "" if clusters is None else clusters[i],
                          *(repr(float(value)) for value in z[i])]
                         + ([labels[i]] if labels is not None else []))
     return text.getvalue()
-
-
-def _save_figure(path, figure):
-    fileio.write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))

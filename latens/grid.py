@@ -1,0 +1,355 @@
+"""The paper's experiment grid (section 4, Table 1), cached stage by stage so it resumes.
+
+A cell of the grid is (dataset, n, row, seed): a `row` is a strategy on the
+codes of one auto-encoder (`vae/multi-normal-cluster`), or a strategy that
+needs none (`random`) or only reconstruction errors (`ae-error`, on the CAE
+by default). Each cell runs three stages, each cached on disk under
+`workdir` and reused:
+
+  ae/<dataset>/<ae>-seed<k>/          one auto-encoder per (dataset, AE, AE seed),
+                                      a `latens.train` workdir (model, history,
+                                      embeddings.npz)
+  queries/<dataset>/n<n>/<row>/seed<s>.npz
+                                      the chosen indices and the selection config
+  results/<dataset>/n<n>/<row>/seed<s>.json
+                                      the classifier's scores, with the cell's
+                                      full config, the software versions and
+                                      the seed
+
+Every file is written to a temporary name and renamed, so a killed grid,
+started again, finds each stage either complete or absent, and redoes
+nothing that finished. A stored result whose config differs from the one
+asked for is an error, never silently mixed into a table. `latens.tables`
+renders Table 1 from the results, `latens.plots.grid` draws the figures.
+
+Seeds: seed s drives the selection of stochastic strategies and the
+classifier's initialisation and batch order, and the same seeds serve every
+row, so rows can be compared seed by seed (`evaluate.paired_difference`).
+Each cell seeds Keras itself (`keras.utils.set_random_seed(s)`) so that its
+result does not depend on which cells ran before it in the same process.
+The unbalanced pool is drawn once, with `data_seed`, for the whole grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+from typing import ClassVar
+
+import numpy as np
+from absl import logging
+
+from latens import checks, data, evaluate, fileio, paper, provenance, runtime, tables
+from latens.sampling import STRATEGIES, select
+
+UNBALANCED = paper.UNBALANCED
+
+
+@dataclasses.dataclass(frozen=True)
+class GridConfig:
+    """What to run. Every field is a flag of `experiments/reproduce.py`.
+
+    Attributes:
+      workdir: where every stage is cached.
+      datasets: dataset names (`latens.data.DATASETS`), each optionally
+        suffixed `+unbalanced` for the paper's unbalanced pool.
+      data_dir: optional folder of the IDX files of the datasets named.
+      sizes: query sizes n, in the order to run them.
+      aes: auto-encoders whose codes the latent strategies sample.
+      strategies: strategies to run; `random` and `ae-error` are one row
+        each, every other strategy is a row per auto-encoder.
+      seeds: seeds of every cell.
+      ae_error_ae: the auto-encoder whose reconstruction errors `ae-error` ranks.
+      ae_epochs: epochs of auto-encoder training.
+      ae_seed: seed of auto-encoder training.
+      ae_options: model options (widths) for every auto-encoder.
+      latent_dim: L.
+      data_seed: seed of the unbalanced pool's draw.
+      n_clusters: clusters for the strategies that take them (None: chosen
+        from the data).
+      precision: dtype policy for training (see `latens.runtime`).
+      distribute: distribution strategy for training (see `latens.runtime`);
+        it changes where cells run, not what they compute, so it is not part
+        of a result's config.
+      classifier: the evaluation protocol's settings.
+    """
+
+    CHOICES: ClassVar[dict] = {
+        "ae_error_ae": paper.AUTOENCODERS,
+        "precision": runtime.PRECISIONS,
+        "distribute": runtime.DISTRIBUTIONS,
+    }
+
+    workdir: str = "runs/reproduce"
+    datasets: tuple[str, ...] = ("mnist", "mnist+unbalanced")
+    data_dir: str | None = None
+    sizes: tuple[int, ...] = (100, 1000)
+    aes: tuple[str, ...] = paper.AUTOENCODERS
+    strategies: tuple[str, ...] = paper.BASELINES + paper.STRATEGIES
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    ae_error_ae: str = "cae"
+    ae_epochs: int = 10
+    ae_seed: int = 0
+    ae_options: dict = dataclasses.field(default_factory=dict)
+    latent_dim: int = 2
+    data_seed: int = 0
+    n_clusters: int | None = None
+    precision: str = "auto"
+    distribute: str = "default"
+    classifier: evaluate.ClassifierConfig = evaluate.ClassifierConfig()
+
+    def __post_init__(self):
+        checks.each_one_of("datasets", [d.removesuffix(UNBALANCED) for d in self.datasets], data.DATASETS)
+        checks.each_one_of("aes", self.aes, paper.AUTOENCODERS)
+        checks.each_one_of("strategies", self.strategies, STRATEGIES)
+        checks.choices(self)
+        if not self.seeds or not self.sizes:
+            raise ValueError("the grid needs at least one seed and one size")
+        for n in self.sizes:
+            checks.positive("sizes", n)
+        for name in ("ae_epochs", "latent_dim"):
+            checks.positive(name, getattr(self, name))
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One classifier run of the grid."""
+
+    dataset: str
+    n: int
+    strategy: str
+    ae: str | None
+    seed: int
+
+    @property
+    def row(self) -> str:
+        """The table row: the strategy, prefixed by its auto-encoder where it has one."""
+        if self.strategy in paper.BASELINES:
+            return self.strategy
+        return f"{self.ae}/{self.strategy}"
+
+    def relative_path(self, suffix: str) -> pathlib.Path:
+        return pathlib.Path(self.dataset, f"n{self.n}", self.row.replace("/", "."), f"seed{self.seed}{suffix}")
+
+
+def rows(config: GridConfig) -> list[tuple[str, str | None]]:
+    """The table's rows as `(strategy, auto-encoder or None)`, in the paper's order."""
+    out = []
+    for strategy in config.strategies:
+        if strategy == "random":
+            out.append((strategy, None))
+        elif strategy == "ae-error":
+            out.append((strategy, config.ae_error_ae))
+    for ae in config.aes:
+        out.extend((s, ae) for s in config.strategies if s not in paper.BASELINES)
+    return out
+
+
+def cells(config: GridConfig) -> list[Cell]:
+    """Every cell, seeds outermost so that a partial grid covers every row evenly."""
+    return [
+        Cell(dataset, n, strategy, ae, seed)
+        for seed in config.seeds
+        for n in config.sizes
+        for dataset in config.datasets
+        for strategy, ae in rows(config)
+    ]
+
+
+class Grid:
+    """Runs and caches the cells of a `GridConfig`: data, codes, query, classifier, result."""
+
+    def __init__(self, config: GridConfig):
+        self.config = config
+        self.root = pathlib.Path(config.workdir)
+        self._splits: dict[str, data.Splits] = {}
+        self._embeddings: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+
+    def run_cell(self, cell: Cell) -> dict:
+        """Selects, trains and evaluates one cell, and writes its result."""
+        started = time.time()
+        indices = self.query(cell)
+        classifier_started = time.time()
+        scores = self.train_classifier(cell, indices)
+        result = {
+            "config": self.cell_config(cell),
+            "versions": provenance.versions(),
+            # The whole cell, including any auto-encoder training or query
+            # selection it was the first to need; the classifier alone beside.
+            "seconds": round(time.time() - started, 1),
+            "classifier_seconds": round(time.time() - classifier_started, 1),
+            "query_indices": indices.tolist(),
+            **scores,
+        }
+        fileio.write_text(self.result_path(cell), json.dumps(result, indent=1))
+        return result
+
+    def is_done(self, cell: Cell) -> bool:
+        """Whether the cell's result is stored; raises if it was made with another config."""
+        path = self.result_path(cell)
+        if not path.exists():
+            return False
+        check_same(path, json.loads(path.read_text())["config"], self.cell_config(cell))
+        return True
+
+    # -- stages -----------------------------------------------------------
+
+    def splits(self, dataset: str) -> data.Splits:
+        if dataset not in self._splits:
+            self._splits[dataset] = data.load(
+                dataset.removesuffix(UNBALANCED),
+                self.config.data_dir,
+                unbalanced=dataset.endswith(UNBALANCED),
+                seed=self.config.data_seed,
+            )
+        return self._splits[dataset]
+
+    def embeddings(self, dataset: str, ae: str) -> dict[str, np.ndarray]:
+        """The auto-encoder's codes and errors for the pool, training it first if needed."""
+        key = (dataset, ae)
+        if key not in self._embeddings:
+            import keras  # TensorFlow is needed only once something trains.
+
+            from latens import train
+
+            keras.utils.set_random_seed(self.config.ae_seed)
+            files = train.train(self.ae_config(dataset, ae), self.ae_workdir(dataset, ae),
+                                splits=self.splits(dataset), verbose=2)
+            with np.load(files.embeddings) as f:
+                self._embeddings[key] = {k: f[k] for k in ("z", "errors")}
+        return self._embeddings[key]
+
+    def query(self, cell: Cell) -> np.ndarray:
+        """The cell's query indices into the pool, selecting them if not cached."""
+        path = self.root / "queries" / cell.relative_path(".npz")
+        wanted = self.selection_config(cell)
+        if path.exists():
+            with np.load(path) as f:
+                check_same(path, json.loads(str(f["config"])), wanted)
+                return f["indices"]
+        if cell.ae is None:
+            z, errors = np.zeros((len(self.splits(cell.dataset).pool[1]), 1), np.float32), None
+        else:
+            codes = self.embeddings(cell.dataset, cell.ae)
+            z, errors = codes["z"], codes["errors"]
+        indices = select(cell.strategy, z, cell.n, seed=cell.seed, errors=errors, **wanted["options"])
+        fileio.write_atomically(path, lambda tmp: np.savez(tmp, indices=indices, config=np.array(json.dumps(wanted))))
+        return indices
+
+    def train_classifier(self, cell: Cell, indices: np.ndarray) -> dict:
+        """Trains the evaluation classifier on the cell's query and scores it."""
+        import keras
+
+        splits = self.splits(cell.dataset)
+        x, y = splits.pool
+        keras.utils.set_random_seed(cell.seed)
+        return evaluate.train_and_evaluate(
+            (x[indices], y[indices]), splits.val, splits.test, splits.num_classes, self.config.classifier,
+            seed=cell.seed, progress=False, distribute=self.config.distribute,
+        )
+
+    # -- what defines each stage ----------------------------------------------
+
+    def ae_workdir(self, dataset: str, ae: str) -> pathlib.Path:
+        return self.root / "ae" / dataset / f"{ae}-seed{self.config.ae_seed}"
+
+    def ae_config(self, dataset: str, ae: str):
+        """The `latens.train.TrainConfig` of the grid's auto-encoder for `dataset`."""
+        from latens import train
+
+        # The grid hands the images over itself (`splits=`); which folder
+        # they were read from is not part of what defines the run.
+        return train.TrainConfig(
+            ae=ae,
+            dataset=dataset.removesuffix(UNBALANCED),
+            data_dir=None,
+            unbalanced=dataset.endswith(UNBALANCED),
+            latent_dim=self.config.latent_dim,
+            epochs=self.config.ae_epochs,
+            seed=self.config.ae_seed,
+            precision=self.config.precision,
+            distribute=self.config.distribute,
+            model_options=dict(self.config.ae_options),
+        )
+
+    def selection_config(self, cell: Cell) -> dict:
+        # Only strategies that declare the option get it, so a stored query's
+        # config names exactly what shaped it.
+        takes_clusters = "n_clusters" in STRATEGIES[cell.strategy].options
+        return {
+            "strategy": cell.strategy,
+            "n": cell.n,
+            "seed": cell.seed,
+            "ae": cell.ae,
+            "options": {"n_clusters": self.config.n_clusters} if takes_clusters else {},
+        }
+
+    def cell_config(self, cell: Cell) -> dict:
+        """Everything that determines a cell's result."""
+        config = self.config
+        ae = None
+        if cell.ae is not None:
+            ae = {
+                "kind": cell.ae,
+                "epochs": config.ae_epochs,
+                "seed": config.ae_seed,
+                "latent_dim": config.latent_dim,
+                "options": dict(config.ae_options),
+            }
+            if cell.ae == "tsne":
+                trained = self.ae_config(cell.dataset, cell.ae)
+                ae.update(perplexity=trained.perplexity, kl_weight=trained.kl_weight)
+        return {
+            "dataset": cell.dataset,
+            "data_seed": config.data_seed,
+            "n": cell.n,
+            "row": cell.row,
+            "seed": cell.seed,
+            "selection": self.selection_config(cell),
+            "ae": ae,
+            "classifier": config.classifier.to_dict(),
+            "precision": config.precision,
+        }
+
+    def result_path(self, cell: Cell) -> pathlib.Path:
+        return self.root / "results" / cell.relative_path(".json")
+
+
+def run(config: GridConfig) -> str:
+    """Runs every cell not yet done, then writes and returns Table 1.
+
+    Args:
+      config: the grid.
+
+    Returns:
+      Table 1 as markdown, also written to `<workdir>/table1.md`.
+    """
+    from tqdm.auto import tqdm
+
+    grid = Grid(config)
+    todo = [cell for cell in cells(config) if not grid.is_done(cell)]
+    total = len(cells(config))
+    logging.info("Grid: %d cells, %d already done, %d to run.", total, total - len(todo), len(todo))
+    with tqdm(total=total, initial=total - len(todo), desc="grid", unit="cell") as bar:
+        for cell in todo:
+            bar.set_postfix_str(f"{cell.dataset} n={cell.n} {cell.row} seed={cell.seed}")
+            result = grid.run_cell(cell)
+            bar.update(1)
+            logging.info(
+                "%s n=%d %s seed=%d: test accuracy %.4f (%.0f s)",
+                cell.dataset, cell.n, cell.row, cell.seed, result["test_accuracy"], result["seconds"],
+            )
+    return tables.write_table(config.workdir)
+
+
+def check_same(path: pathlib.Path, stored: dict, wanted: dict) -> None:
+    """Raises `ValueError` naming the differing keys when a stored config is not `wanted`."""
+    wanted = json.loads(json.dumps(wanted))  # As stored: tuples become lists.
+    if stored != wanted:
+        differences = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        raise ValueError(
+            f"{path} was made with a different config (differs in: {', '.join(differences)}). "
+            "Use another --workdir, or delete it to redo that cell."
+        )

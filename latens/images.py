@@ -1,0 +1,289 @@
+"""Images of a folder: finding them, decoding and resizing them, and caching the result.
+
+`list_files` finds the image files under a folder; `read_images` decodes and
+resizes them into a memory-mapped cache that a later run reuses while the
+files and options are unchanged. The folder command (`latens.folder`) is
+built on these.
+
+Reading:
+  * Files are found recursively by extension, case-insensitively
+    (`IMAGE_EXTENSIONS`); hidden files and folders (names starting with `.`)
+    and an excluded folder (the output folder, when inside) are not looked
+    at. Other files are listed as skipped but not opened: a folder of images
+    often holds notes and metadata, and guessing formats from content would
+    open them all.
+  * Pillow decodes each file: the EXIF orientation is applied, a GIF or
+    multi-page TIFF gives its first frame, 16-bit images map 0..65535
+    linearly onto 0..255 (no per-image contrast stretch, which would erase
+    brightness differences between images), float images are stretched from
+    their own min..max, transparent pixels are composited onto white (as
+    viewers show them), and the result is converted to grey (`L`, ITU-R 601
+    luma) or `RGB`.
+  * Resizing to `image_size` square (`FITS`) stretches by default: it keeps
+    every pixel of content (a defect at an image's edge still shapes its
+    code) and adds no artificial borders, and for the usual folder of
+    same-shaped images it is a plain rescale. `crop` (centre crop, no
+    distortion) and `pad` (black borders) are the alternatives.
+  * A file Pillow cannot read (corrupt, truncated, empty, an unsupported
+    variant) is skipped with the reason.
+  * Decoding runs in a thread pool (Pillow releases the GIL while decoding
+    and resizing) and writes each resized image straight into a
+    memory-mapped `.npy`, so memory holds only a few full-size images at a
+    time, never the folder.
+  * The cache is reused while the listing (paths, sizes, modification times)
+    and the reading options are unchanged.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+
+import numpy as np
+import tqdm
+from absl import logging
+from numpy.lib import format as npy_format
+from PIL import Image, ImageOps
+
+from latens import fileio
+from latens.checks import InputError
+
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+FITS = ("stretch", "crop", "pad")
+_MANIFEST_VERSION = 1
+_RESAMPLE = Image.Resampling.LANCZOS
+# Shrink big images by whole factors first (fast), then resample the rest
+# with Lanczos: as sharp as Lanczos alone once the gap is 3 (Pillow's docs).
+_REDUCING_GAP = 3.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderImages:
+    """The readable images of a folder, resized.
+
+    Attributes:
+      images: uint8 `[N, S, S, C]`, memory-mapped from the cache.
+      paths: N paths relative to the folder, `/`-separated, sorted.
+      unreadable: `(path, reason)` of every image file that could not be read.
+      digest: hash of the paths and pixels (and the reading options).
+    """
+
+    images: np.ndarray
+    paths: list[str]
+    unreadable: list[tuple[str, str]]
+    digest: str
+
+
+def list_files(
+    images_dir: os.PathLike, exclude: os.PathLike | None = None
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Finds the image files under a folder, recursively.
+
+    Args:
+      images_dir: the folder.
+      exclude: a folder inside it not to look into (the output folder).
+
+    Returns:
+      `(images, others)`: the relative `/`-separated paths of files with an
+      image extension, sorted; and `(path, reason)` for every other file and
+      every folder that could not be listed. Hidden files and folders are in
+      neither.
+    """
+    root = pathlib.Path(images_dir)
+    exclude = pathlib.Path(exclude).resolve() if exclude is not None else None
+    images, others = [], []
+
+    def unlistable(error: OSError):
+        others.append((_relative(error.filename, root), f"folder not readable ({error.strerror})"))
+
+    for folder, subfolders, names in os.walk(root, onerror=unlistable):
+        subfolders[:] = [
+            d for d in subfolders
+            if not d.startswith(".") and pathlib.Path(folder, d).resolve() != exclude
+        ]
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = _relative(os.path.join(folder, name), root)
+            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                images.append(path)
+            else:
+                others.append((path, "not an image file extension"))
+    return sorted(images), sorted(others)
+
+
+def decode_image(path: os.PathLike, image_size: int, channels: int, fit: str = "stretch") -> np.ndarray:
+    """Reads one image file, resized to a square (see the module docstring).
+
+    Args:
+      path: the file.
+      image_size: S, the side of the result.
+      channels: 1 (grey) or 3 (RGB).
+      fit: one of `FITS`.
+
+    Returns:
+      uint8 `[S, S, channels]`.
+
+    Raises:
+      Whatever Pillow raises for a file it cannot read (OSError, SyntaxError,
+      ValueError, ...).
+    """
+    mode = "L" if channels == 1 else "RGB"
+    with Image.open(path) as image:
+        # JPEG can decode at 1/2, 1/4 or 1/8 scale: much faster for big photos.
+        image.draft(mode, (image_size, image_size))
+        image = _to_8_bits(ImageOps.exif_transpose(image), mode)
+    size = (image_size, image_size)
+    if fit == "stretch":
+        image = image.resize(size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    elif fit == "crop":
+        image = ImageOps.fit(image, size, _RESAMPLE)
+    else:
+        image = ImageOps.pad(image, size, _RESAMPLE, color=0)
+    return np.asarray(image, dtype=np.uint8).reshape(image_size, image_size, channels)
+
+
+def _to_8_bits(image: Image.Image, mode: str) -> Image.Image:
+    """An 8-bit `L` or `RGB` copy: 16-bit and float scaled, transparency on white."""
+    if image.mode.startswith("I"):
+        # I;16 variants, and I (how some readers give 16-bit data): 0..65535 -> 0..255.
+        pixels = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.clip(np.rint(pixels / 257.0), 0, 255).astype(np.uint8))
+    elif image.mode == "F":
+        pixels = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        low, high = pixels.min(), pixels.max()
+        scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
+        image = Image.fromarray(np.rint(scaled).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image.convert("RGBA"))
+    return image.convert(mode)
+
+
+def read_images(
+    images_dir: os.PathLike,
+    files: list[str],
+    cache_dir: os.PathLike,
+    *,
+    image_size: int,
+    channels: int,
+    fit: str = "stretch",
+    workers: int | None = None,
+    progress: bool = True,
+) -> FolderImages:
+    """Decodes and resizes image files into the cache, or reuses the cache.
+
+    Args:
+      images_dir: the folder.
+      files: image files in it, relative paths (`list_files`).
+      cache_dir: where `images.npy` and `images.json` are kept.
+      image_size: S.
+      channels: 1 or 3.
+      fit: one of `FITS`.
+      workers: decoding threads; None for one per CPU core.
+      progress: show a progress bar.
+
+    Returns:
+      The `FolderImages`, in the order of `files`, without the unreadable ones.
+
+    Raises:
+      InputError: no file could be read.
+    """
+    root, cache_dir = pathlib.Path(images_dir), pathlib.Path(cache_dir)
+    array_path, manifest_path = cache_dir / "images.npy", cache_dir / "images.json"
+    manifest = {
+        "version": _MANIFEST_VERSION,
+        "image_size": image_size,
+        "channels": channels,
+        "fit": fit,
+        "listing": [[path, *_size_and_mtime(root / path)] for path in files],
+    }
+    cached = _read_cache(array_path, manifest_path, manifest)
+    if cached is not None:
+        logging.info("Reusing the %d images read before, from %s.", len(cached.paths), array_path)
+        return cached
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial, trimmed = cache_dir / ".images.partial.npy", cache_dir / ".images.trimmed.npy"
+    digest = hashlib.sha256(json.dumps([image_size, channels, fit]).encode())
+    paths, unreadable = [], []
+    # Cancelling on the way out makes Ctrl-C stop at once, not after every file.
+    pool = concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count())
+    try:
+        out = npy_format.open_memmap(
+            partial, mode="w+", dtype=np.uint8, shape=(len(files), image_size, image_size, channels)
+        )
+        decoded = pool.map(lambda path: _try_decode(root / path, image_size, channels, fit), files)
+        with tqdm.tqdm(zip(files, decoded), total=len(files), desc="reading images", unit="img",
+                       disable=not progress) as bar:
+            for path, (pixels, reason) in bar:
+                if pixels is None:
+                    unreadable.append((path, reason))
+                    continue
+                out[len(paths)] = pixels
+                digest.update(path.encode() + b"\0" + pixels.tobytes())
+                paths.append(path)
+        if not paths:
+            raise InputError(
+                f"none of the {len(files)} image files under {root} could be read "
+                f"(first: {unreadable[0][0]}: {unreadable[0][1]})"
+            )
+        out.flush()
+        if len(paths) < len(files):
+            kept = npy_format.open_memmap(trimmed, mode="w+", dtype=np.uint8, shape=(len(paths), *out.shape[1:]))
+            kept[:] = out[: len(paths)]
+            kept.flush()
+            del kept
+            os.replace(trimmed, partial)
+        del out
+        # The manifest goes first, so no moment pairs an old manifest with new pixels.
+        manifest_path.unlink(missing_ok=True)
+        os.replace(partial, array_path)
+        manifest.update(paths=paths, unreadable=unreadable, digest=digest.hexdigest()[:16])
+        fileio.write_text(manifest_path, json.dumps(manifest))
+    finally:
+        pool.shutdown(cancel_futures=True)
+        partial.unlink(missing_ok=True)
+        trimmed.unlink(missing_ok=True)
+    return FolderImages(np.load(array_path, mmap_mode="r"), paths, unreadable, manifest["digest"])
+
+
+def _try_decode(path, image_size, channels, fit) -> tuple[np.ndarray | None, str]:
+    """`(pixels, "")`, or `(None, reason)` for a file that cannot be read."""
+    try:
+        return decode_image(path, image_size, channels, fit), ""
+    # Pillow's readers raise many types for damaged files (OSError, SyntaxError,
+    # ValueError, EOFError, struct.error, zlib.error...); each means "skip it".
+    except Exception as error:  # noqa: BLE001
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _size_and_mtime(path: pathlib.Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return -1, -1  # Gone since the listing; decoding will report it.
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _read_cache(array_path, manifest_path, manifest) -> FolderImages | None:
+    """The cached images when they were read from the same listing with the same options."""
+    try:
+        stored = json.loads(manifest_path.read_text())
+        images = np.load(array_path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if any(stored.get(key) != value for key, value in manifest.items()):
+        return None
+    shape = (len(stored["paths"]), manifest["image_size"], manifest["image_size"], manifest["channels"])
+    if images.shape != shape:
+        return None
+    return FolderImages(images, stored["paths"], [tuple(u) for u in stored["unreadable"]], stored["digest"])
+
+
+def _relative(path: str, root: pathlib.Path) -> str:
+    return pathlib.Path(os.path.relpath(path, root)).as_posix()

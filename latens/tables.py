@@ -1,0 +1,221 @@
+"""Table 1 and the query summary, rendered as markdown from a grid's saved results alone.
+
+`write_table(workdir)` reads every result under `<workdir>/results` and
+writes `<workdir>/table1.md`: Table 1 (mean ± std over seeds, beside the
+paper's published values where it has one), each row's paired difference to
+`random` with a 95 % confidence interval, each row's query images per class
+and the median seconds of a cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from latens import evaluate, fileio, paper
+
+ROW_NAMES = {"cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE"}
+METRIC_NAMES = {"test_accuracy": "Test accuracy", "balanced_accuracy": "Balanced test accuracy"}
+_DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "mnist_sample": "MNIST sample"}
+
+
+def load_results(workdir: str | os.PathLike) -> list[dict]:
+    """Every saved cell result under `workdir/results`, in a stable order."""
+    paths = sorted((pathlib.Path(workdir) / "results").rglob("seed*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def write_table(workdir: str | os.PathLike) -> str:
+    """Renders Table 1 and the query summary from the results saved under `workdir`.
+
+    Also writes them to `<workdir>/table1.md`.
+    """
+    results = load_results(workdir)
+    table = render_table1(results)
+    summary = render_query_summary(results)
+    if summary:
+        table += "\n" + summary
+    fileio.write_text(pathlib.Path(workdir) / "table1.md", table)
+    return table
+
+
+def dataset_label(dataset: str) -> str:
+    """`mnist+unbalanced` -> "unbalanced MNIST"."""
+    base = dataset.removesuffix(paper.UNBALANCED)
+    return ("unbalanced " if dataset.endswith(paper.UNBALANCED) else "") + _DATASET_NAMES.get(base, base)
+
+
+def row_label(row: str) -> str:
+    """`vae/multi-normal` -> "VAE multi-normal"."""
+    ae, _, strategy = row.rpartition("/")
+    return f"{ROW_NAMES.get(ae, ae)} {strategy}" if ae else strategy
+
+
+def row_order(row: str) -> tuple:
+    """Sort key: the paper's row order (baselines, then each AE's strategies)."""
+    strategy_order = list(paper.BASELINES + paper.STRATEGIES + paper.DETERMINISTIC_STRATEGIES)
+    ae, _, strategy = row.rpartition("/")
+    aes = list(paper.AUTOENCODERS)
+    return (
+        aes.index(ae) + 1 if ae in aes else (len(aes) + 1 if ae else 0),
+        ae,
+        strategy_order.index(strategy) if strategy in strategy_order else len(strategy_order),
+        strategy,
+    )
+
+
+def column_order(column: tuple[str, int]) -> tuple:
+    """Sort key of a (dataset, n) column: balanced before unbalanced, larger n first."""
+    dataset, n = column
+    return (dataset.endswith(paper.UNBALANCED), dataset, -n)
+
+
+def scores_by_cell(results: Sequence[dict], metric: str = "test_accuracy") -> dict:
+    """`{(dataset, n, row): {seed: score}}` from saved results."""
+    table: dict = {}
+    for result in results:
+        c = result["config"]
+        table.setdefault((c["dataset"], c["n"], c["row"]), {})[c["seed"]] = result[metric]
+    return table
+
+
+def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str:
+    """Table 1 in the paper's layout, as markdown: mean ± std (seeds) in percent.
+
+    Each column with a published counterpart (`paper.TABLE1`) is followed by
+    a "paper" column holding the paper's value. A second table gives each
+    row's paired difference to `random` (same seeds), with its 95 %
+    confidence interval.
+
+    Args:
+      results: saved cell results (`load_results`).
+      metric: the score to tabulate.
+
+    Returns:
+      Markdown text.
+    """
+    scores = scores_by_cell(results, metric)
+    if not scores:
+        return "No results yet.\n"
+    columns = sorted({(d, n) for d, n, _ in scores}, key=column_order)
+    rows = sorted({r for _, _, r in scores}, key=row_order)
+    return "\n".join([*_means_table(scores, columns, rows, metric), "", *_paired_table(scores, columns, rows)]) + "\n"
+
+
+def _means_table(scores: dict, columns: list, rows: list, metric: str) -> list[str]:
+    """Mean ± std per cell, each published column followed by the paper's value."""
+    published = [metric == "test_accuracy" and any(key[:2] == column for key in paper.TABLE1) for column in columns]
+    header = []
+    for (dataset, n), with_paper in zip(columns, published):
+        header += [_column_label(dataset, n)] + (["paper"] if with_paper else [])
+    lines = [
+        f"{METRIC_NAMES.get(metric, metric)} (%), mean ± std over seeds (number of seeds); {metric}."
+        + (" The paper's single-run values beside." if any(published) else ""),
+        "",
+        _line(["strategy", *header]),
+        _line(["---"] * (len(header) + 1)),
+    ]
+    for row in rows:
+        entries = []
+        for (dataset, n), with_paper in zip(columns, published):
+            entries.append(_mean_text(scores.get((dataset, n, row))))
+            if with_paper:
+                value = paper.TABLE1.get((dataset, n, row))
+                entries.append("" if value is None else f"{value:.1f}")
+        lines.append(_line([row_label(row), *entries]))
+    return lines
+
+
+def _paired_table(scores: dict, columns: list, rows: list) -> list[str]:
+    """Each row's paired difference to `random`, per column."""
+    header = [_column_label(dataset, n) for dataset, n in columns]
+    lines = [
+        "Paired difference to `random` (percentage points, same seeds): mean [95 % CI].",
+        "",
+        _line(["strategy", *header]),
+        _line(["---"] * (len(header) + 1)),
+    ]
+    for row in rows:
+        if row == "random":
+            continue
+        entries = [
+            _difference_text(evaluate.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, "random"), {})))
+            for d, n in columns
+        ]
+        lines.append(_line([row_label(row), *entries]))
+    return lines
+
+
+def _mean_text(values: dict | None) -> str:
+    if not values:
+        return ""
+    s = evaluate.summarize(list(values.values()))
+    spread = "" if np.isnan(s.std) else f" ± {100 * s.std:.1f}"
+    return f"{100 * s.mean:.1f}{spread} ({s.count})"
+
+
+def _difference_text(diff: evaluate.Summary | None) -> str:
+    if diff is None:
+        return ""
+    if diff.count == 1:
+        return f"{100 * diff.mean:+.1f} (1)"
+    return f"{100 * diff.mean:+.1f} [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}] ({diff.count})"
+
+
+def _column_label(dataset: str, n: int) -> str:
+    return f"{dataset_label(dataset)}, n = {n}"
+
+
+def _line(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_query_summary(results: Sequence[dict]) -> str:
+    """What each row's queries hold, and what a cell costs, as markdown.
+
+    One table per column (dataset, n): for each row, the query's images per
+    class averaged over seeds (the results' `query_class_counts`). Then the
+    median of every result's `seconds`: a cell's time includes any
+    auto-encoder training or query selection it was the first to need, which
+    the median over many cells leaves out.
+
+    Args:
+      results: saved cell results (`load_results`).
+
+    Returns:
+      Markdown text; empty when no result records its query's class counts.
+    """
+    groups: dict = {}
+    for result in results:
+        if "query_class_counts" in result:
+            c = result["config"]
+            groups.setdefault((c["dataset"], c["n"]), {}).setdefault(c["row"], []).append(result)
+    out = []
+    for dataset, n in sorted(groups, key=column_order):
+        out += _class_count_table(dataset, n, groups[(dataset, n)])
+    seconds = [r["seconds"] for rs in groups.values() for group in rs.values() for r in group if "seconds" in r]
+    if seconds:
+        out += [f"Median seconds per cell: {np.median(seconds):.0f} over {len(seconds)} cells.", ""]
+    return "\n".join(out)
+
+
+def _class_count_table(dataset: str, n: int, by_row: dict[str, list[dict]]) -> list[str]:
+    num_classes = max(len(r["query_class_counts"]) for rs in by_row.values() for r in rs)
+    lines = [
+        f"Query images per class, mean over seeds: {dataset_label(dataset)}, n = {n}.",
+        "",
+        "| strategy | " + " | ".join(str(k) for k in range(num_classes)) + " | seeds |",
+        "| --- " * (num_classes + 2) + "|",
+    ]
+    for row in sorted(by_row, key=row_order):
+        counts = np.zeros(num_classes)
+        for r in by_row[row]:
+            counts[: len(r["query_class_counts"])] += r["query_class_counts"]
+        counts /= len(by_row[row])
+        lines.append(f"| {row_label(row)} | " + " | ".join(f"{v:.1f}" for v in counts) + f" | {len(by_row[row])} |")
+    lines.append("")
+    return lines

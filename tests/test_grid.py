@@ -1,0 +1,95 @@
+"""The Table 1 grid: a tiny grid end to end, killed and resumed, and what defines a cell."""
+
+import dataclasses
+
+import pytest
+
+from latens import evaluate, grid, tables
+
+
+def test_rows_and_cells_follow_the_paper_order():
+    config = grid.GridConfig(seeds=(0,), sizes=(100,), datasets=("mnist",))
+    rows = [grid.Cell("mnist", 100, s, a, 0).row for s, a in grid.rows(config)]
+    assert rows[:2] == ["random", "ae-error"]
+    assert rows[2:6] == ["cae/uniform", "cae/multi-normal", "cae/uniform-cluster", "cae/multi-normal-cluster"]
+    assert len(rows) == 2 + 3 * 4 == len(grid.cells(config))
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="unknown strategies"):
+        grid.GridConfig(strategies=("best",))
+    with pytest.raises(ValueError, match="unknown datasets"):
+        grid.GridConfig(datasets=("cifar",))
+
+
+def test_tiny_grid_runs_resumes_and_renders(tmp_path, monkeypatch, tiny_grid_config):
+    config = tiny_grid_config(tmp_path)
+    calls = []
+    real = evaluate.train_and_evaluate
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # The grid is killed in its fourth cell.
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "train_and_evaluate", counting)
+    with pytest.raises(KeyboardInterrupt):
+        grid.run(config)
+    done = sorted((tmp_path / "results").rglob("*.json"))
+    assert len(done) == 3
+    stamps = {p: p.stat().st_mtime_ns for p in done}
+
+    calls.clear()
+    table = grid.run(config)
+    assert len(calls) == 3  # Only the cells that had not finished.
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    results = tables.load_results(tmp_path)
+    assert len(results) == 6
+
+    # One auto-encoder trained, reused by both strategies that need codes.
+    assert (tmp_path / "ae" / "mnist_sample+unbalanced" / "vae-seed0" / "DONE").exists()
+    for result in results:
+        assert len(result["query_indices"]) == 20 == len(set(result["query_indices"]))
+        assert sum(result["query_class_counts"]) == 20
+        assert result["config"]["seed"] in (0, 1) and "tensorflow" in result["versions"]
+        assert 0 < result["classifier_seconds"] <= result["seconds"]
+
+    assert "unbalanced MNIST sample, n = 20" in table
+    assert "| random |" in table and "| VAE multi-normal-cluster |" in table
+    assert "(2)" in table
+    assert "Query images per class, mean over seeds: unbalanced MNIST sample, n = 20." in table
+    assert (tmp_path / "table1.md").read_text() == table
+
+    # Nothing runs a second time once complete.
+    calls.clear()
+    grid.run(config)
+    assert calls == []
+
+
+def test_changed_config_is_refused(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path, strategies=("random",), seeds=(0,))
+    grid.run(config)
+    changed = dataclasses.replace(config, classifier=dataclasses.replace(config.classifier, epochs=3))
+    with pytest.raises(ValueError, match="different config .*classifier"):
+        grid.run(changed)
+
+
+def test_a_cells_config_names_the_tsne_settings_only_for_the_tsne_ae(tmp_path, tiny_grid_config):
+    from latens.models import tsne
+
+    runner = grid.Grid(tiny_grid_config(tmp_path, aes=("cae", "vae", "tsne")))
+    configs = {
+        cell.ae: runner.cell_config(cell)["ae"] for cell in grid.cells(runner.config) if cell.ae
+    }
+    assert configs["tsne"]["kl_weight"] == tsne.KL_WEIGHT
+    assert configs["tsne"]["perplexity"] == tsne.PERPLEXITY
+    assert "kl_weight" not in configs["cae"] and "kl_weight" not in configs["vae"]
+
+
+def test_a_stored_result_made_with_another_stopping_rule_is_refused(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path, strategies=("random",), seeds=(0,))
+    grid.run(config)
+    converged = dataclasses.replace(config, classifier=dataclasses.replace(config.classifier, stop="converged"))
+    with pytest.raises(ValueError, match="different config .*classifier"):
+        grid.run(converged)

@@ -1,0 +1,38 @@
+"""Figures: every figure of a tiny grid, and the Table 1 bars."""
+
+from latens import grid
+from latens.plots import grid as grid_plots
+
+
+def test_figures_from_saved_results(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path / "grid", seeds=(0,))
+    grid.run(config)
+    written = grid_plots.write_figures(tmp_path / "grid", tmp_path / "figures")
+    names = sorted(p.rsplit("/", 1)[1] for p in written)
+    # ae-error ranks the CAE's errors, so a CAE was trained beside the VAE.
+    assert names == [
+        "latent_mnist_sample_unbalanced_cae.png",
+        "latent_mnist_sample_unbalanced_vae.png",
+        "queries_mnist_sample_unbalanced_n20_cae.png",
+        "queries_mnist_sample_unbalanced_n20_vae.png",
+        "query_classes_mnist_sample_unbalanced_n20.png",
+        "table1_bars.png",
+        "validation_mnist_sample_unbalanced_n20.png",
+    ]
+    for path in written:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "figures" / path.rsplit("/", 1)[1]).stat().st_size > 5_000
+
+
+def test_bar_chart_marks_the_papers_values_on_their_rows():
+    import matplotlib.collections
+
+    from latens import evaluate
+
+    summaries = {"MNIST, n = 100": {"random": evaluate.summarize([0.7, 0.8]), "ae-error": evaluate.summarize([0.3])}}
+    fig = grid_plots.accuracy_bars(summaries, "t", reference={"MNIST, n = 100": {"ae-error": 46.4, "absent": 1.0}})
+    (ax,) = fig.axes
+    (markers,) = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
+    assert markers.get_offsets().tolist() == [[46.4, 1.0]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper"]

@@ -1,0 +1,58 @@
+"""Table 1 and the query summary, rendered from saved values."""
+
+from latens import tables
+
+
+def _result(dataset, n, row, seed, accuracy):
+    return {"config": {"dataset": dataset, "n": n, "row": row, "seed": seed}, "test_accuracy": accuracy}
+
+
+def test_table_rendering_from_saved_values():
+    results = [
+        _result("mnist", 100, "random", 0, 0.70),
+        _result("mnist", 100, "random", 1, 0.74),
+        _result("mnist", 100, "random", 2, 0.78),
+        _result("mnist", 100, "vae/uniform", 0, 0.75),
+        _result("mnist", 100, "vae/uniform", 1, 0.76),
+        _result("mnist", 100, "vae/uniform", 2, 0.80),
+        _result("mnist+unbalanced", 1000, "random", 0, 0.9),
+    ]
+    table = tables.render_table1(results)
+    lines = table.splitlines()
+    header = next(l for l in lines if l.startswith("| strategy"))
+    assert header == "| strategy | MNIST, n = 100 | paper | unbalanced MNIST, n = 1000 | paper |"
+    assert "| random | 74.0 ± 4.0 (3) | 80.9 | 90.0 (1) | 92.6 |" in lines
+    assert "| VAE uniform | 77.0 ± 2.6 (3) | 38.8 |  | 62.4 |" in lines
+    # Paired differences 5, 2, 2 points: mean 3.0, t(0.975, 2) * 1.732 / sqrt(3) = 4.3.
+    assert "| VAE uniform | +3.0 [-1.3, +7.3] (3) |  |" in lines
+
+
+def test_table_has_no_paper_column_where_the_paper_has_no_value():
+    results = [_result("fashion_mnist", 100, "random", 0, 0.5), _result("mnist", 100, "kcenter", 0, 0.6)]
+    lines = tables.render_table1(results).splitlines()
+    assert "| strategy | Fashion-MNIST, n = 100 | MNIST, n = 100 | paper |" in lines
+    assert "| kcenter |  | 60.0 (1) |  |" in lines
+
+
+def test_query_summary_averages_class_counts_and_takes_median_seconds():
+    def result(row, seed, counts, seconds):
+        return {**_result("mnist+unbalanced", 100, row, seed, 0.5), "query_class_counts": counts, "seconds": seconds}
+
+    results = [
+        result("random", 0, [2, 0, 1], 10.0),
+        result("random", 1, [1, 1, 1], 30.0),
+        result("random", 2, [0, 2, 1], 14.0),
+        result("vae/uniform", 0, [3, 0, 0], 7.0),
+    ]
+    lines = tables.render_query_summary(results).splitlines()
+    assert "| strategy | 0 | 1 | 2 | seeds |" in lines
+    assert "| random | 1.0 | 1.0 | 1.0 | 3 |" in lines
+    assert "| VAE uniform | 3.0 | 0.0 | 0.0 | 1 |" in lines
+    assert lines.index("| random | 1.0 | 1.0 | 1.0 | 3 |") < lines.index("| VAE uniform | 3.0 | 0.0 | 0.0 | 1 |")
+    # Median of 7, 10, 14, 30.
+    assert "Median seconds per cell: 12 over 4 cells." in lines
+    assert tables.render_query_summary([_result("mnist", 100, "random", 0, 0.5)]) == ""
+
+
+def test_table_only_needs_no_results(tmp_path):
+    assert tables.write_table(tmp_path) == "No results yet.\n"
