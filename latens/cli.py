@@ -4,12 +4,13 @@
 
 reads every image under DIR (recursively), trains an auto-encoder on them,
 chooses n with a query strategy and writes query.csv, embeddings.npz,
-contact_sheet.png, latent.png, skipped.txt and config.json into --out (see
+contact_sheet.png, latent.png, skipped.csv and config.json into --out (see
 `latens.folder`). Run again with the same flags, it reuses the images read
 and the model trained (a killed run resumes its training); --retrain trains
 anew. Bad input (a missing or empty folder, no readable image, fewer
-readable images than n, bad options) ends with a one-line message and exit
-status 1, and leaves no partial output. The options are
+readable images than n, bad options, an output folder in use) ends with a
+one-line message and exit status 1, and leaves no partial output; so does a
+training loss that turns NaN or infinite. The options are
 `latens.folder.FolderConfig`'s fields.
 
 `--distribute=mirrored` uses every local GPU; on a machine without GPUs it
@@ -22,7 +23,7 @@ import sys
 import keras
 from absl import app, flags
 
-from latens import flagconfig, folder
+from latens import backup, flagconfig, folder
 
 flags.DEFINE_string("images", None, "Folder of images, searched recursively.", required=True)
 flags.DEFINE_string("out", None, "Output folder (may be inside --images; it is not read).", required=True)
@@ -42,7 +43,7 @@ def main(argv):
         keras.utils.set_random_seed(config.seed)
         folder.choose(FLAGS.images, FLAGS.out, config, retrain=FLAGS.retrain, workers=FLAGS.workers,
                       progress=FLAGS.progress)
-    except folder.InputError as error:
+    except (folder.InputError, backup.NonFiniteLossError) as error:
         sys.exit(f"latens-select: error: {error}")
 
 

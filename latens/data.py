@@ -464,3 +464,41 @@ def make_dataset(
     options = tf.data.Options()
     options.deterministic = True
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def make_epoch_batches(x: np.ndarray, *, batch_size: int, seed: int, first_epoch: int = 0):
+    """Endless full batches of float32 images in [0, 1], epoch after epoch, from `first_epoch` on.
+
+    The order of epoch e is a function of `(seed, e)` alone (a stateless
+    shuffle), so a run resumed at epoch e sees exactly the batches that an
+    uninterrupted run sees there. Each epoch is `len(x) // batch_size` full
+    batches (the last, smaller one is dropped).
+
+    Args:
+      x: uint8 images `[N, H, W, C]` (float input is taken as already scaled).
+      batch_size: images per batch, at most N.
+      seed: seed of every epoch's order.
+      first_epoch: the (0-based) epoch to start at.
+
+    Returns:
+      A `tf.data.Dataset` of `[batch_size, H, W, C]` float32 batches.
+    """
+    import tensorflow as tf
+
+    checks.positive("batch_size", batch_size)
+    scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0
+    images = tf.constant(np.asarray(x))
+    count = len(x)
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
+
+    ds = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch)
+    ds = ds.map(lambda indices: tf.cast(tf.gather(images, indices), tf.float32) * scale,
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    options = tf.data.Options()
+    options.deterministic = True
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+

@@ -14,13 +14,15 @@ and writes into `out_dir`:
   contact_sheet.png  the chosen images in rank order, captioned.
   latent.png         every code in grey, the chosen ones marked, thumbnails
                      of the first chosen ones that do not overlap.
-  skipped.txt        every file not used, tab-separated with the reason
-                     (header only when none).
+  skipped.csv        every file not used, with the reason (CSV quoted like
+                     query.csv; the header only when none).
   config.json        the options, counts and training config; written last.
   cache/             what a re-run reuses: `images.npy` (the resized uint8
                      images `[N, S, S, C]`), `images.json` (their paths, the
                      listing they came from, the skipped files) and `model/`
                      (a `latens.train` workdir).
+  .latens-output     marks the folder as latens' own: reading images never
+                     looks inside a folder so marked.
 
 Training reuses `latens.train.train` on all the images (no validation: every
 image must get a code). The run's dataset is `folder:<digest>`, a hash of the
@@ -28,36 +30,41 @@ resized pixels and paths, so the same images with the same options reuse the
 trained model (and a killed run resumes), while changed images or options
 train a new one.
 
-Failures: bad options, a missing or empty folder, no readable image, or fewer
-readable images than n raise `InputError`. Outputs are built in a staging
-folder and moved into `out_dir` at the end, so a failed run leaves the
-previous outputs (or none) and no partial file; an `out_dir` that a run
-refused for bad input had created is removed again.
+The output folder (`latens.outdir`) belongs to one run at a time (a second
+run stops at once, naming the first), and its result set is replaced as a
+whole at the end: a failed or killed run leaves the previous set (or none),
+never a mix, and never writes through a link planted in the folder.
+
+Failures: bad options, a missing or empty folder, no readable image, fewer
+readable images than n, too few for `--ae=tsne`'s batches, a model too big
+for the machine's memory, or a busy output folder raise `InputError`, most
+before anything is written; an `out_dir` that a refused run had created is
+removed again.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import os
 import pathlib
-import shutil
 from typing import ClassVar
 
 import numpy as np
 import tqdm
 from absl import logging
 
-from latens import checks, data, fileio, images, models, plots, queries, runtime, sampling, train
+from latens import checks, data, fileio, images, models, outdir, plots, queries, runtime, sampling, train
 from latens.checks import InputError
 from latens.images import FolderImages
-from latens.models import layers
+from latens.models import layers, tsne
 from latens.plots import folder as folder_plots
 
 # Written into `out_dir`, in this order: config.json last marks a finished run.
-OUTPUTS = ("query.csv", "embeddings.npz", "contact_sheet.png", "latent.png", "skipped.txt", "config.json")
-CACHE = "cache"
-_STAGING = ".staging"
+OUTPUTS = ("query.csv", "embeddings.npz", "contact_sheet.png", "latent.png", "skipped.csv", "config.json")
+CACHE = outdir.CACHE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +102,9 @@ class FolderConfig:
         on GPUs, float32 otherwise.
       distribute: default: one device; mirrored: all local GPUs; tpu: a
         Colab or Cloud TPU.
+      follow_links: read the images that symbolic links lead to (files and
+        folders, also outside --images, each real folder once); false skips
+        every link, listing it in skipped.csv.
     """
 
     CHOICES: ClassVar[dict] = {
@@ -120,6 +130,7 @@ class FolderConfig:
     seed: int = 0
     precision: str = "auto"
     distribute: str = "default"
+    follow_links: bool = True
 
     def __post_init__(self):
         checks.choices(self, error=InputError)
@@ -131,6 +142,9 @@ class FolderConfig:
             raise InputError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         checks.positive("width", self.width, error=InputError)
         checks.at_least("seed", self.seed, 0, error=InputError)
+        if self.ae == "tsne" and self.batch_size <= tsne.PERPLEXITY + 1:
+            raise InputError(f"--ae=tsne needs --batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
+                             f"{tsne.PERPLEXITY:g}, plus one), got {self.batch_size}")
 
 
 def choose(
@@ -156,31 +170,47 @@ def choose(
       Output name (`OUTPUTS`) -> path.
 
     Raises:
-      InputError: bad folders, no readable image, or fewer readable images
-        than `config.n`.
+      InputError: bad folders, no readable image, fewer readable images than
+        `config.n`, options that cannot fit in memory, or `out_dir` in use by
+        another run.
+      latens.backup.NonFiniteLossError: training diverged.
     """
     images_dir, out_dir = _check_folders(images_dir, out_dir)
-    folder, others = _read_folder(images_dir, out_dir, config, workers=workers, progress=progress)
-    run = _train(folder, config, out_dir / CACHE / "model", retrain=retrain, progress=progress)
-    with np.load(run.embeddings) as embeddings:
-        z, errors = embeddings["z"], embeddings["errors"]
-    with tqdm.tqdm(total=4, desc="choosing", disable=not progress) as bar:
-        clusters = sampling.cluster(z, seed=config.seed, n=config.n)
-        bar.update()
-        options = {"clusters": clusters} if "clusters" in sampling.STRATEGIES[config.strategy].options else {}
-        query = sampling.select(config.strategy, z, config.n, seed=config.seed, errors=errors, **options)
-        bar.update()
-        summary = {
-            **dataclasses.asdict(config),
-            "images": str(images_dir),
-            "images_read": len(folder.paths),
-            "images_unreadable": len(folder.unreadable),
-            "files_ignored": len(others),
-            "n_clusters": int(clusters.max()) + 1,
-            "train": json.loads(run.config.read_text()),
-        }
-        paths = _write_outputs(out_dir, folder, others, summary, bar, z=z, errors=errors, clusters=clusters,
-                               query=query)
+    _check_memory(config)
+    files, others = images.list_files(images_dir, exclude=out_dir, follow_links=config.follow_links)
+    _check_count(len(files), images_dir, config, others=len(others))
+    with outdir.OutputFolder(out_dir, OUTPUTS) as out:
+        try:
+            folder = images.read_images(
+                images_dir, files, out.check_inside(out_dir / CACHE), image_size=config.image_size,
+                channels=config.channels, fit=config.fit, workers=workers, progress=progress,
+            )
+            _check_count(len(folder.paths), images_dir, config, readable=True)
+        except InputError:
+            out.remove_if_created()
+            raise
+        _report_skipped(folder, others, out_dir)
+        run = _train(folder, config, out.check_inside(out_dir / CACHE / "model"), retrain=retrain,
+                     progress=progress)
+        with np.load(run.embeddings) as embeddings:
+            z, errors = embeddings["z"], embeddings["errors"]
+        with tqdm.tqdm(total=4, desc="choosing", disable=not progress) as bar:
+            clusters = sampling.cluster(z, seed=config.seed, n=config.n)
+            bar.update()
+            options = {"clusters": clusters} if "clusters" in sampling.STRATEGIES[config.strategy].options else {}
+            query = sampling.select(config.strategy, z, config.n, seed=config.seed, errors=errors, **options)
+            bar.update()
+            summary = {
+                **dataclasses.asdict(config),
+                "images": str(images_dir),
+                "images_read": len(folder.paths),
+                "images_unreadable": len(folder.unreadable),
+                "files_ignored": len(others),
+                "n_clusters": int(clusters.max()) + 1,
+                "train": json.loads(run.config.read_text()),
+            }
+            paths = out.publish(lambda staging: _write_outputs(
+                staging, folder, others, summary, bar, z=z, errors=errors, clusters=clusters, query=query))
     logging.info("Chose %d of %d images with %s; wrote %s.", config.n, len(folder.paths),
                  config.strategy, ", ".join(str(p) for p in paths.values()))
     return paths
@@ -188,9 +218,14 @@ def choose(
 
 def _check_folders(images_dir: os.PathLike, out_dir: os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
     """The two folders, resolved; `InputError` when they cannot serve."""
-    images_dir, out_dir = pathlib.Path(images_dir).resolve(), pathlib.Path(out_dir).resolve()
+    try:
+        images_dir, out_dir = pathlib.Path(images_dir).resolve(), pathlib.Path(out_dir).resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a link loop (Python < 3.13).
+        raise InputError(f"images or out is a link that cannot be followed ({error})") from None
     if not images_dir.is_dir():
         raise InputError(f"images folder {images_dir} does not exist or is not a folder")
+    if outdir.is_output_folder(images_dir):
+        raise InputError(f"images folder {images_dir} is a latens output folder; point --images at the images")
     if out_dir == images_dir:
         raise InputError("out must be another folder than images (it may be inside it)")
     if out_dir.exists() and not out_dir.is_dir():
@@ -198,43 +233,62 @@ def _check_folders(images_dir: os.PathLike, out_dir: os.PathLike) -> tuple[pathl
     return images_dir, out_dir
 
 
-def _read_folder(images_dir: pathlib.Path, out_dir: pathlib.Path, config: FolderConfig, *, workers, progress
-                 ) -> tuple[FolderImages, list[tuple[str, str]]]:
-    """The folder's readable images (`images.read_images`) and the files that are not images.
-
-    Raises:
-      InputError: no image files, none readable, or fewer than `config.n`;
-        an `out_dir` this call created is removed again.
-    """
-    files, others = images.list_files(images_dir, exclude=out_dir)
-    if not files:
+def _check_memory(config: FolderConfig) -> None:
+    """`InputError` when training a model of these options needs more memory than the machine has."""
+    shape = (config.image_size, config.image_size, config.channels)
+    weights, needed = layers.training_footprint(shape, config.latent_dim, batch_size=config.batch_size,
+                                                **layers.scaled_widths(config.width))
+    available = _memory_bytes()
+    if available and needed > available:
         raise InputError(
-            f"no image files under {images_dir} (looked for {', '.join(images.IMAGE_EXTENSIONS)}, "
-            f"in any case; {len(others)} other files)"
+            f"training at image_size {config.image_size} and width {config.width:g} needs about "
+            f"{needed / 2**30:.1f} GiB ({weights:,} weights), more than the {available / 2**30:.1f} GiB of "
+            "memory this machine has free; lower --image_size, --width or --batch_size"
         )
-    created_out = not out_dir.exists()
+
+
+def _memory_bytes() -> int | None:
+    """The memory available to a new allocation (Linux's MemAvailable, else the physical memory), or None."""
     try:
-        folder = images.read_images(
-            images_dir, files, out_dir / CACHE, image_size=config.image_size,
-            channels=config.channels, fit=config.fit, workers=workers, progress=progress,
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_count(count: int, images_dir: pathlib.Path, config: FolderConfig, *, others: int = 0,
+                 readable: bool = False) -> None:
+    """`InputError` when `count` image files are too few for the t-SNE batch, or readable images for n too."""
+    what = "readable images" if readable else "image files"
+    if not count:
+        raise InputError(f"no image files under {images_dir} (looked for {', '.join(images.IMAGE_EXTENSIONS)}, "
+                         f"in any case; {others} other files)")
+    if readable and count < config.n:
+        raise InputError(f"only {count} {what} under {images_dir}, fewer than n = {config.n}")
+    needed = tsne.PERPLEXITY + 1
+    if config.ae == "tsne" and min(count, config.batch_size) <= needed:
+        raise InputError(
+            f"--ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
+            f"needs batches of more than {needed:g} images; {images_dir} has {count} {what} and --batch_size is "
+            f"{config.batch_size}: use another --ae, or more images"
         )
-        if len(folder.paths) < config.n:
-            raise InputError(
-                f"only {len(folder.paths)} readable images under {images_dir}, fewer than n = {config.n}"
-            )
-    except InputError:
-        if created_out:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+
+
+def _report_skipped(folder: FolderImages, others: list[tuple[str, str]], out_dir: pathlib.Path) -> None:
     if folder.unreadable:
         listed = "; ".join(f"{path} ({reason})" for path, reason in folder.unreadable[:10])
         more = f"; and {len(folder.unreadable) - 10} more" if len(folder.unreadable) > 10 else ""
         logging.warning("Skipped %d unreadable image files (listed in %s): %s%s",
-                        len(folder.unreadable), out_dir / "skipped.txt", listed, more)
+                        len(folder.unreadable), out_dir / "skipped.csv", listed, more)
     if others:
         logging.info("Ignored %d files that are not images (listed in %s).", len(others),
-                     out_dir / "skipped.txt")
-    return folder, others
+                     out_dir / "skipped.csv")
 
 
 def _train(folder: FolderImages, config: FolderConfig, model_dir: pathlib.Path, *, retrain: bool,
@@ -264,11 +318,11 @@ def _train(folder: FolderImages, config: FolderConfig, model_dir: pathlib.Path, 
                        verbose="auto" if progress else 0)
 
 
-def _write_outputs(out_dir, folder, others, summary, bar, *, z, errors, clusters, query) -> dict[str, pathlib.Path]:
-    """Writes every output into a staging folder, then moves them into `out_dir`.
+def _write_outputs(staging, folder, others, summary, bar, *, z, errors, clusters, query) -> None:
+    """Writes every output into `staging` (a fresh folder that then replaces the output folder's set).
 
     Args:
-      out_dir: the output folder.
+      staging: the folder to write into.
       folder: the images.
       others: `(path, reason)` of the files that are not images.
       summary: the run's options and counts, for config.json.
@@ -277,31 +331,24 @@ def _write_outputs(out_dir, folder, others, summary, bar, *, z, errors, clusters
       errors: reconstruction errors `[N]`.
       clusters: cluster of every code `[N]`.
       query: chosen indices `[n]`, in rank order.
-
-    Returns:
-      Output name -> path.
     """
-    staging = out_dir / _STAGING
-    shutil.rmtree(staging, ignore_errors=True)  # Left by a killed run.
-    staging.mkdir(parents=True)
     title = f"{summary['strategy']}: {len(query)} of {len(z)} images"
     chosen = folder.images[query]
-    try:
-        fileio.write_text(staging / "query.csv", queries.query_csv(query, z, clusters=clusters, paths=folder.paths))
-        np.savez(
-            staging / "embeddings.npz", z=z, errors=errors, paths=np.array(folder.paths),
-            clusters=clusters, query=query, config=np.array(json.dumps(summary, sort_keys=True)),
-        )
-        captions = [f"{rank}. {os.path.basename(folder.paths[i])}" for rank, i in enumerate(query, 1)]
-        plots.save(folder_plots.contact_sheet(chosen, captions, title), staging / "contact_sheet.png")
-        bar.update()
-        plots.save(folder_plots.latent_with_thumbnails(z, query, chosen, title), staging / "latent.png")
-        bar.update()
-        skipped = sorted([*folder.unreadable, *others])
-        fileio.write_text(staging / "skipped.txt", "".join(f"{p}\t{r}\n" for p, r in [("path", "reason"), *skipped]))
-        fileio.write_text(staging / "config.json", json.dumps(summary, indent=2, sort_keys=True))
-        for name in OUTPUTS:
-            os.replace(staging / name, out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return {name: out_dir / name for name in OUTPUTS}
+    fileio.write_text(staging / "query.csv", queries.query_csv(query, z, clusters=clusters, paths=folder.paths))
+    fileio.write_atomically(staging / "embeddings.npz", lambda tmp: np.savez(
+        tmp, z=z, errors=errors, paths=np.array(folder.paths), clusters=clusters, query=query,
+        config=np.array(json.dumps(summary, sort_keys=True))))
+    captions = [f"{rank}. {os.path.basename(folder.paths[i])}" for rank, i in enumerate(query, 1)]
+    plots.save(folder_plots.contact_sheet(chosen, captions, title), staging / "contact_sheet.png")
+    bar.update()
+    plots.save(folder_plots.latent_with_thumbnails(z, query, chosen, title), staging / "latent.png")
+    bar.update()
+    fileio.write_text(staging / "skipped.csv", _skipped_csv(sorted([*folder.unreadable, *others])))
+    fileio.write_text(staging / "config.json", json.dumps(summary, indent=2, sort_keys=True))
+
+
+def _skipped_csv(skipped: list[tuple[str, str]]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerows([("path", "reason"), *skipped])
+    return text.getvalue()

@@ -12,6 +12,7 @@ traceback or a silently short array.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -83,7 +84,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise IDXError(f"{path}: truncated header ({len(raw)} of {header_size} bytes)")
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
     dtype = _DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: dimensions whose product passes 2**63 must not wrap around.
+    expected = math.prod(shape) * dtype.itemsize
     actual = len(raw) - header_size
     if actual < expected:
         raise IDXError(

@@ -49,7 +49,7 @@ from absl import logging
 from numpy.lib import format as npy_format
 from PIL import Image, ImageOps
 
-from latens import fileio
+from latens import fileio, outdir
 from latens.checks import InputError
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
@@ -79,41 +79,83 @@ class FolderImages:
 
 
 def list_files(
-    images_dir: os.PathLike, exclude: os.PathLike | None = None
+    images_dir: os.PathLike, exclude: os.PathLike | None = None, *, follow_links: bool = True
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Finds the image files under a folder, recursively.
+
+    Not looked into: hidden files and folders (names starting with `.`),
+    `exclude`, and every latens output folder (`outdir.is_output_folder`).
 
     Args:
       images_dir: the folder.
       exclude: a folder inside it not to look into (the output folder).
+      follow_links: follow symbolic links to files and folders, wherever
+        they lead (a linked dataset); each real folder is visited once, so a
+        link loop ends. False lists every link as skipped instead.
 
     Returns:
       `(images, others)`: the relative `/`-separated paths of files with an
-      image extension, sorted; and `(path, reason)` for every other file and
-      every folder that could not be listed. Hidden files and folders are in
-      neither.
+      image extension, sorted; and `(path, reason)` for every other file, for
+      names that are not valid UTF-8 (shown with `\\x..` escapes), links not
+      followed, and folders that could not be listed.
     """
     root = pathlib.Path(images_dir)
     exclude = pathlib.Path(exclude).resolve() if exclude is not None else None
     images, others = [], []
+    visited = {os.path.realpath(root)}
 
     def unlistable(error: OSError):
-        others.append((_relative(error.filename, root), f"folder not readable ({error.strerror})"))
+        others.append((_escaped(_relative(error.filename, root)), f"folder not readable ({error.strerror})"))
 
-    for folder, subfolders, names in os.walk(root, onerror=unlistable):
-        subfolders[:] = [
-            d for d in subfolders
-            if not d.startswith(".") and pathlib.Path(folder, d).resolve() != exclude
-        ]
+    def folder_skip(folder: str, name: str) -> str | None:
+        """None to look into a subfolder; else why not ("" when not worth listing)."""
+        path = os.path.join(folder, name)
+        if name.startswith(".") or outdir.is_output_folder(path):
+            return ""
+        if exclude is not None and pathlib.Path(path).resolve() == exclude:
+            return ""
+        if os.path.islink(path) and not follow_links:
+            return "symbolic link (not followed: follow_links is off)"
+        real = os.path.realpath(path)
+        if real in visited:
+            return "link to a folder already read (a loop, or a second way in)"
+        visited.add(real)
+        return None
+
+    for folder, subfolders, names in os.walk(root, onerror=unlistable, followlinks=follow_links):
+        kept = []
+        for name in sorted(subfolders):  # Sorted: which of two ways into a folder is read must not vary.
+            reason = folder_skip(folder, name)
+            if reason is None:
+                kept.append(name)
+            elif reason:
+                others.append((_relative(os.path.join(folder, name), root), reason))
+        subfolders[:] = kept
         for name in names:
             if name.startswith("."):
                 continue
             path = _relative(os.path.join(folder, name), root)
-            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            if not _is_utf8(path):
+                others.append((_escaped(path), "file name is not valid UTF-8"))
+            elif not follow_links and os.path.islink(os.path.join(folder, name)):
+                others.append((path, "symbolic link (not followed: follow_links is off)"))
+            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 images.append(path)
             else:
                 others.append((path, "not an image file extension"))
     return sorted(images), sorted(others)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # Undecodable bytes arrive as lone surrogates.
+        return False
+    return True
+
+
+def _escaped(name: str) -> str:
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def decode_image(path: os.PathLike, image_size: int, channels: int, fit: str = "stretch") -> np.ndarray:
@@ -208,7 +250,9 @@ def read_images(
         return cached
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial, trimmed = cache_dir / ".images.partial.npy", cache_dir / ".images.trimmed.npy"
+    # Fresh, unpredictable names: nothing planted in the cache is written through.
+    partial = fileio.fresh_path(cache_dir, ".images.partial.", ".npy")
+    trimmed = fileio.fresh_path(cache_dir, ".images.trimmed.", ".npy")
     digest = hashlib.sha256(json.dumps([image_size, channels, fit]).encode())
     paths, unreadable = [], []
     # Cancelling on the way out makes Ctrl-C stop at once, not after every file.

@@ -6,8 +6,8 @@ It writes into `workdir`:
   config.json     the `TrainConfig`, written first.
   history.csv     one row per finished epoch (training and validation
                   metrics), rewritten atomically as each epoch ends.
-  backup/         `keras.callbacks.BackupAndRestore` state (weights,
-                  optimizer, epoch) while training; removed once done.
+  backup/         the last two epochs' training state (weights, optimizer,
+                  epoch; see `latens.backup`) while training; removed once done.
   model.keras     the trained model (`latens.models.load` reads it).
   embeddings.npz  for every pool image, in pool order: `z` float32 `[N, L]`
                   (the code; for the VAE the posterior mean), `errors`
@@ -20,13 +20,22 @@ Every file is written to a temporary name and renamed, so a killed run
 never leaves a half-written file. Started again with the same config, a
 killed run resumes from its last finished epoch; a finished run is skipped
 unless `overwrite=True`; a different config in the same workdir is an error.
+A loss that becomes NaN or infinite stops the run with
+`latens.backup.NonFiniteLossError`, keeping the last good backup.
 
-Training batches are shuffled every epoch and always full
-(`drop_remainder=True`): the t-SNE loss needs more than `perplexity + 1`
-examples per batch, and full batches split evenly over replicas. Validation
-uses full batches too (960 of `mnist_sample`'s 1,000 images at batch 64). A
-resumed run restarts the shuffling sequence, so it does not see the batches
-an uninterrupted run would have; its weights and optimizer state are exact.
+Determinism: training is a function of the config and the machine. Each
+epoch's batch order depends only on (seed, epoch) (`data.make_epoch_batches`),
+the VAE's noise only on (seed, step), the optimizer's state is in every
+backup, and TensorFlow's ops run deterministically
+(`tf.config.experimental.enable_op_determinism`, switched on for the whole
+process by the first `train`). So a run that was killed and resumed ends
+with the same weights, codes and queries as one that was not, on the same
+machine and software (floating-point kernels differ across CPUs).
+
+Training batches are always full: the t-SNE loss needs more than
+`perplexity + 1` examples per batch, and full batches split evenly over
+replicas. Validation uses full batches too (960 of `mnist_sample`'s 1,000
+images at batch 64).
 
 The paper's authors computed reconstruction errors for only the first ~800
 pool images; here every pool image gets one.
@@ -46,9 +55,10 @@ from typing import ClassVar
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
-from latens import checks, data, fileio, models, runtime
+from latens import backup, checks, data, fileio, models, runtime
 from latens.models import tsne
 
 
@@ -150,7 +160,7 @@ class EpochCSVLogger(keras.callbacks.Callback):
     Unlike `keras.callbacks.CSVLogger` it rewrites the file (atomically) at
     every epoch end and first drops rows of that epoch or later, so an epoch
     that a resumed run repeats replaces its row instead of duplicating it.
-    Put it before `BackupAndRestore` in the callbacks: a row is then on disk
+    Put it before `latens.backup.EpochBackups` in the callbacks: a row is then on disk
     before the backup that makes its epoch final, and no row is lost.
     """
 
@@ -216,9 +226,7 @@ def train(
     if files.done.exists():
         logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
         return files
-    if files.backup.exists():
-        logging.info("Resuming the run in %s from its last finished epoch.", files.workdir)
-
+    tf.config.experimental.enable_op_determinism()
     strategy = runtime.make_strategy(config.distribute)
     if splits is None:
         splits = data.load(
@@ -233,20 +241,18 @@ def train(
                 config.ae, config.latent_dim, input_shape=x_pool.shape[1:], **_model_options(config)
             )
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-        train_batches = data.make_dataset(
-            x_pool, batch_size=config.batch_size, shuffle=True, seed=config.seed, drop_remainder=True
-        )
+            backups = backup.EpochBackups(files.backup)
+            first_epoch = backups.restore(model)
         model.fit(
-            train_batches,
+            data.make_epoch_batches(x_pool, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
+            steps_per_epoch=len(x_pool) // config.batch_size,
             validation_data=_validation_dataset(splits.val[0], config.batch_size),
+            initial_epoch=first_epoch,
             epochs=config.epochs,
-            callbacks=[
-                EpochCSVLogger(files.history),
-                keras.callbacks.BackupAndRestore(files.backup, delete_checkpoint=False),
-                *callbacks,
-            ],
+            # The CSV row of an epoch is on disk before the backup that makes the epoch final.
+            callbacks=[backup.FiniteLossGuard(files.backup), EpochCSVLogger(files.history), backups, *callbacks],
             verbose=verbose,
-            shuffle=False,  # The dataset reshuffles itself every epoch.
+            shuffle=False,  # The batches come in the order `make_epoch_batches` gives them.
         )
         fileio.write_atomically(files.model, model.save)
         _write_embeddings(model, x_pool, y_pool, config, files.embeddings)

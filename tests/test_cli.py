@@ -3,10 +3,14 @@
 import csv
 import pathlib
 import re
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 # The console script pip installs beside the interpreter.
 COMMAND = pathlib.Path(sys.executable).with_name("latens-select")
@@ -30,7 +34,7 @@ def test_the_command_chooses_n_images_and_reports_the_bad_files(tmp_path, write_
     with open(tmp_path / "out" / "query.csv", newline="") as f:
         chosen = [row["path"] for row in csv.DictReader(f)]
     assert len(set(chosen)) == 30 and set(chosen) <= set(good)
-    for name in ("embeddings.npz", "contact_sheet.png", "latent.png", "skipped.txt", "config.json"):
+    for name in ("embeddings.npz", "contact_sheet.png", "latent.png", "skipped.csv", "config.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0
 
 
@@ -45,3 +49,100 @@ def test_bad_input_ends_with_one_clear_line_and_status_1(tmp_path, flags, messag
     assert last_line.startswith("latens-select: error: ")
     assert re.search(message, last_line), last_line
     assert not (tmp_path / "out").exists()
+
+
+# -- kills, reruns and a busy output folder ----------------------------------------
+
+# Runs latens-select in a process that kills itself with SIGKILL at a chosen
+# moment: "after" an epoch's backup is on disk, or "inside" the writing of its
+# weights file (half written). A real kill lands at such moments too rarely
+# to test by timing.
+KILLER = """
+import os, signal, sys
+import keras
+from latens import cli
+
+moment, epoch = sys.argv[1], int(sys.argv[2])
+sys.argv = ["latens-select", *sys.argv[3:]]
+save_weights, saved = keras.Model.save_weights, []
+
+def dying_save(self, path, *args, **kwargs):
+    save_weights(self, path, *args, **kwargs)
+    saved.append(path)
+    if len(saved) == epoch:
+        if moment == "inside":
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+if moment == "inside":
+    keras.Model.save_weights = dying_save
+else:
+    from latens import backup
+    write = backup.EpochBackups.write
+
+    def dying_write(self, done):
+        path = write(self, done)
+        if done == epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return path
+
+    backup.EpochBackups.write = dying_write
+cli.run()
+"""
+KILL_FLAGS = [*TINY, "--n=8", "--epochs=3", "--progress=false"]
+
+
+def read_query(out):
+    with open(out / "query.csv", newline="") as f:
+        return [(row["rank"], row["path"]) for row in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kills")
+    (root / "images").mkdir()
+    for i, digit in enumerate(np.random.default_rng(0).integers(0, 256, (64, 16, 16), dtype=np.uint8)):
+        Image.fromarray(digit).save(root / "images" / f"{i:02d}.png")
+    result = latens_select(f"--images={root / 'images'}", f"--out={root / 'whole'}", *KILL_FLAGS)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return root, read_query(root / "whole")
+
+
+@pytest.mark.parametrize("moment", ["after", "inside"])
+def test_a_run_killed_at_a_backup_resumes_to_the_same_query(uninterrupted, tmp_path, moment):
+    root, expected = uninterrupted
+    flags = [f"--images={root / 'images'}", f"--out={tmp_path / 'out'}", *KILL_FLAGS]
+    killed = subprocess.run([sys.executable, "-c", KILLER, moment, "2", *flags], capture_output=True, text=True,
+                            timeout=240)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "out" / "query.csv").exists()
+    resumed = latens_select(*flags)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    if moment == "inside":
+        assert "damaged" in resumed.stderr or "Resuming from the backup of epoch 1" in resumed.stderr
+    assert read_query(tmp_path / "out") == expected
+
+
+def test_a_second_run_on_a_busy_folder_stops_at_once_naming_the_first(uninterrupted, tmp_path):
+    root, _ = uninterrupted
+    flags = [f"--images={root / 'images'}", f"--out={tmp_path / 'out'}", *KILL_FLAGS]
+    sleeper = "import sys, time\nfrom latens import cli, folder\nfolder._train = lambda *a, **k: time.sleep(120)\n" \
+              "sys.argv = ['latens-select', *sys.argv[1:]]\ncli.run()\n"
+    first = subprocess.Popen([sys.executable, "-c", sleeper, *flags], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "out" / ".latens.lock").exists():
+            assert time.time() < deadline and first.poll() is None, "the first run never took the folder"
+            time.sleep(0.2)
+        second = latens_select(*flags)
+        assert second.returncode == 1
+        last = second.stderr.strip().splitlines()[-1]
+        assert re.search(rf"is in use by another latens-select run \(pid {first.pid} on .*\)", last), last
+    finally:
+        first.kill()
+        first.wait()
+    # Its process gone, the first run's lock is stale: the next run takes the folder over.
+    third = latens_select(*flags)
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert "stale lock" in third.stderr

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latens import data, folder, images, train
+from latens import data, folder, images, outdir, train
 
 # A tiny network and images, so that a whole run trains in a few seconds.
 TINY = {"image_size": 16, "channels": 3, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 32}
@@ -34,7 +34,7 @@ def read_query(out):
 def test_a_run_chooses_n_distinct_readable_images_and_writes_every_output(digit_folder, first_run, bad_files):
     root, good = digit_folder
     out, paths = first_run
-    assert sorted(p.name for p in out.iterdir()) == sorted([*folder.OUTPUTS, "cache"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*folder.OUTPUTS, "cache", outdir.MARKER])
     assert paths == {name: out / name for name in folder.OUTPUTS}
 
     rows = read_query(out)
@@ -51,8 +51,8 @@ def test_a_run_chooses_n_distinct_readable_images_and_writes_every_output(digit_
         np.testing.assert_allclose([e["z"][i] for i in e["query"]],
                                    [[float(r["z_0"]), float(r["z_1"])] for r in rows])
 
-    with open(out / "skipped.txt", newline="") as f:
-        skipped = {row["path"]: row["reason"] for row in csv.DictReader(f, delimiter="\t")}
+    with open(out / "skipped.csv", newline="") as f:
+        skipped = {row["path"]: row["reason"] for row in csv.DictReader(f)}
     assert set(skipped) == set(bad_files)
     for name, reason in bad_files.items():
         assert reason in skipped[name]
@@ -110,7 +110,7 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "train", lambda *a, **k: real_train(*a, callbacks=[KillAfterFirstEpoch()], **k))
     with pytest.raises(KeyboardInterrupt):
         folder.choose(root, tmp_path / "out", config, progress=False)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cache"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(["cache", outdir.MARKER])
     kill = False
     folder.choose(root, tmp_path / "out", config, progress=False)
     assert epochs == [0, 1]
@@ -127,6 +127,7 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     ({"strategy": "best"}, "strategy must be one of random, "),
     ({"fit": "squash"}, "fit must be one of stretch, crop, pad"),
     ({"kernel_initializer": "zeros"}, "kernel_initializer must be one of glorot_uniform, "),
+    ({"ae": "tsne", "batch_size": 16}, r"--ae=tsne needs --batch_size above 31 .*, got 16"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(folder.InputError, match=message):
@@ -142,9 +143,12 @@ def make_folder(tmp_path, kind):
     if kind == "only bad images":
         (root / "a.png").write_bytes(b"")
         (root / "b.jpg").write_bytes(b"not a jpeg")
-    if kind == "too few images":
-        for i in range(5):
+    if kind in ("too few images", "too few for t-SNE"):
+        for i in range(5 if kind == "too few images" else 20):
             Image.new("L", (8, 8), i).save(root / f"{i}.png")
+    if kind == "a link loop":
+        root.rmdir()
+        root.symlink_to(root)
     return root
 
 
@@ -154,12 +158,41 @@ def make_folder(tmp_path, kind):
     ("no images", r"no image files under .* \(looked for .bmp, .gif"),
     ("only bad images", "none of the 2 image files under .* could be read"),
     ("too few images", "only 5 readable images under .*, fewer than n = 6"),
+    ("too few for t-SNE", r"--ae=tsne .* needs batches of more than 31 images; .* has 20 image files"),
+    ("a link loop", "images or out is a link that cannot be followed"),
 ])
 def test_bad_folders_are_refused_and_leave_nothing(tmp_path, kind, message):
     root = make_folder(tmp_path, kind)
+    options = {**TINY, "ae": "tsne", "batch_size": 64} if kind == "too few for t-SNE" else TINY
     with pytest.raises(folder.InputError, match=message):
-        folder.choose(root, tmp_path / "out", folder.FolderConfig(n=6, **TINY), progress=False)
+        folder.choose(root, tmp_path / "out", folder.FolderConfig(n=6, **options), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_too_big_for_memory_is_refused_before_anything_is_written(tmp_path):
+    root = make_folder(tmp_path, "too few images")
+    with pytest.raises(folder.InputError, match=r"image_size 4096 .* needs about [\d.]+ GiB .* more than the"):
+        folder.choose(root, tmp_path / "out", folder.FolderConfig(n=2, **{**TINY, "image_size": 4096, "width": 0.5}),
+                      progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_odd_file_names_are_listed_as_skipped_in_quoted_csv(tmp_path):
+    root = make_folder(tmp_path, "too few images")
+    (root / 'notes\nwith "newline", comma.txt').write_text("x")
+    folder.choose(root, tmp_path / "out", folder.FolderConfig(n=2, **TINY), progress=False)
+    with open(tmp_path / "out" / "skipped.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [{"path": 'notes\nwith "newline", comma.txt', "reason": "not an image file extension"}]
+
+
+def test_a_second_run_inside_the_images_never_reads_the_first_runs_outputs(tmp_path):
+    root = make_folder(tmp_path, "too few images")
+    for name in ("first", "second"):
+        folder.choose(root, root / name, folder.FolderConfig(n=2, **TINY), progress=False)
+        with open(root / name / "query.csv", newline="") as f:
+            assert all("/" not in row["path"] for row in csv.DictReader(f))
+        assert json.loads((root / name / "config.json").read_text())["images_read"] == 5
 
 
 def test_a_failed_run_keeps_the_previous_outputs(digit_folder, first_run):
@@ -169,7 +202,7 @@ def test_a_failed_run_keeps_the_previous_outputs(digit_folder, first_run):
     with pytest.raises(folder.InputError, match=f"only {len(good)} readable images .*, fewer than n = 1000"):
         folder.choose(root, out, folder.FolderConfig(n=1000, **TINY), progress=False)
     assert {name: (out / name).read_bytes() for name in folder.OUTPUTS} == before
-    assert sorted(p.name for p in out.iterdir()) == sorted([*folder.OUTPUTS, "cache"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*folder.OUTPUTS, "cache", outdir.MARKER])
 
 
 def test_out_must_differ_from_images(tmp_path):

@@ -43,6 +43,9 @@ def _header(code, shape):
         (_header(0x08, (3, 2, 2)) + bytes(11), "truncated"),
         (_header(0x08, (3, 2, 2)) + bytes(13), "trailing data"),
         (_header(0x0C, (4,)) + bytes(15), "truncated"),
+        # Dimensions whose product passes 2**64 (and 2**63) must not wrap around.
+        (_header(0x08, (2**32 - 1,) * 3) + bytes(8), r"truncated: header declares shape \(4294967295, "),
+        (_header(0x0E, (2**31, 2**31, 4)) + bytes(8), "truncated"),
     ],
 )
 @pytest.mark.parametrize("compress", [False, True])

@@ -1,10 +1,12 @@
-"""Reading a folder of images: decoding, listing and the cache."""
+"""Reading a folder of images: decoding, listing (links, odd names, output folders) and the cache."""
+
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from latens import images
+from latens import images, outdir
 
 
 # -- decoding -----------------------------------------------------------------
@@ -102,3 +104,59 @@ def test_the_cache_is_reused_until_a_file_changes(tmp_path, monkeypatch):
     np.testing.assert_array_equal(changed.images[:, 0, 0, 0], [0, 200, 80])
     assert changed.digest != first.digest
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["images.json", "images.npy"]
+
+
+def _pngs(folder, *names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        Image.new("L", (8, 8), 100).save(folder / name)
+
+
+def test_latens_output_folders_are_never_read(tmp_path):
+    root = tmp_path / "images"
+    _pngs(root, "a.png")
+    _pngs(root / "old_run", "contact_sheet.png", "latent.png")
+    (root / "old_run" / outdir.MARKER).write_text("{}")
+    found, others = images.list_files(root)
+    assert found == ["a.png"] and others == []
+
+
+def test_links_are_followed_once_or_skipped_by_choice(tmp_path):
+    root, elsewhere = tmp_path / "images", tmp_path / "elsewhere"
+    _pngs(root, "a.png")
+    _pngs(elsewhere, "b.png")
+    (root / "linked.png").symlink_to(elsewhere / "b.png")
+    (root / "dataset").symlink_to(elsewhere)
+    (root / "dataset_again").symlink_to(elsewhere)
+    (root / "loop").symlink_to(root)
+    found, others = images.list_files(root)
+    assert found == ["a.png", "dataset/b.png", "linked.png"]
+    assert [reason.split(" (")[0] for _, reason in others] == ["link to a folder already read"] * 2
+
+    found, others = images.list_files(root, follow_links=False)
+    assert found == ["a.png"]
+    assert [path for path, _ in others] == ["dataset", "dataset_again", "linked.png", "loop"]
+    assert all("symbolic link" in reason for _, reason in others)
+
+
+def test_names_that_are_not_utf8_are_skipped_with_an_escaped_name(tmp_path):
+    root = tmp_path / "images"
+    _pngs(root, "good.png")
+    bad = os.path.join(os.fsencode(root), b"caf\xe9.png")
+    Image.new("L", (8, 8)).save(bad)
+    found, others = images.list_files(root)
+    assert found == ["good.png"]
+    assert others == [("caf\\xe9.png", "file name is not valid UTF-8")]
+
+
+def test_the_partial_cache_file_has_a_fresh_name_so_a_planted_link_is_not_written_through(tmp_path):
+    root = tmp_path / "images"
+    _pngs(root, "a.png", "b.png")
+    target = tmp_path / "precious"
+    target.write_bytes(b"keep")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / ".images.partial.npy").symlink_to(target)
+    (tmp_path / "cache" / "images.npy").symlink_to(target)
+    read = images.read_images(root, ["a.png", "b.png"], tmp_path / "cache", image_size=4, channels=1, progress=False)
+    assert read.images.shape == (2, 4, 4, 1)
+    assert target.read_bytes() == b"keep"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from latens import sampling
+from latens.sampling import STRATEGIES, select
 from latens.sampling import deterministic
 from latens.sampling import synthetic
 
@@ -230,3 +231,22 @@ def test_bad_input_raises(strategy, z, n, message):
 def test_bad_options_raise(strategy, kwargs, message):
     with pytest.raises(ValueError, match=message):
         sampling.select(strategy, np.random.default_rng(0).normal(size=(20, 2)), 5, **kwargs)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+@pytest.mark.parametrize("factor", [1e155, 1e-155, 1e300])
+def test_codes_of_any_finite_size_give_the_same_choice(name, factor):
+    # A choice depends on no unit: huge or tiny codes, moved anywhere, choose
+    # what the unit-sized codes choose (huge ones once ran forever or chose
+    # too many).
+    z, _ = synthetic.gaussian_blobs([120, 60, 30, 15], radius=20.0, dim=2, seed=0)
+    errors = np.linspace(0.0, 1.0, len(z))
+    expected = select(name, z, 10, seed=1, errors=errors)
+    np.testing.assert_array_equal(select(name, z * factor + 7.0 * factor, 10, seed=1, errors=errors), expected)
+
+
+def test_given_lengths_are_in_the_codes_own_units():
+    z, _ = synthetic.gaussian_blobs([120, 60, 30, 15], radius=20.0, dim=2, seed=0)
+    for option, strategy in (("threshold", "uniform"), ("delta", "probcover")):
+        expected = select(strategy, z, 10, seed=1, **{option: 0.5})
+        np.testing.assert_array_equal(select(strategy, z * 1e6, 10, seed=1, **{option: 0.5e6}), expected)

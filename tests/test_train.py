@@ -1,4 +1,4 @@
-"""Tests of latens.train: the files of a run, resuming, skipping and config checks."""
+"""Tests of latens.train: the files of a run, resuming (to the same weights), damaged backups, blow-ups, config checks."""
 
 import csv
 import json
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from latens import data, models, train
+from latens import backup, data, models, train
 
 NARROW = {"filters": [4, 4, 4], "convs_per_block": 1, "dense_units": [16]}
 
@@ -36,7 +36,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.epochs = []
 
     def on_train_begin(self, logs=None):
-        # Runs after BackupAndRestore's on_train_begin: these are restored.
+        # The backup is restored before training begins: these are restored.
         self.start_weights = self.model.get_weights()
         self.start_step = int(self.model.optimizer.iterations)
 
@@ -148,3 +148,68 @@ def test_config_values_are_checked():
         train.TrainConfig(ae="pca")
     with pytest.raises(ValueError, match="epochs must be positive"):
         train.TrainConfig(epochs=0)
+
+
+def _codes(files):
+    with np.load(files.embeddings) as f:
+        return f["z"], f["errors"]
+
+
+@pytest.mark.parametrize("ae", ["cae", "vae"])
+def test_a_killed_and_resumed_run_ends_exactly_where_an_uninterrupted_one_does(ae, splits, tmp_path):
+    run = config(ae=ae, epochs=3)
+    keras.utils.set_random_seed(0)
+    whole = train.train(run, tmp_path / "whole", splits=splits, verbose=0)
+    keras.utils.set_random_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(run, tmp_path / "killed", splits=splits, callbacks=[EpochRecorder(fail_after_epoch=1)], verbose=0)
+    keras.utils.set_random_seed(123)  # The resumed run's own initialisation must not matter.
+    resumed = train.train(run, tmp_path / "killed", splits=splits, verbose=0)
+    for a, b in zip(_codes(whole), _codes(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_backup_is_reported_and_the_one_before_it_is_used(splits, tmp_path, caplog):
+    run = config(epochs=3)
+    keras.utils.set_random_seed(0)
+    whole = train.train(run, tmp_path / "whole", splits=splits, verbose=0)
+    keras.utils.set_random_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(run, tmp_path / "killed", splits=splits, callbacks=[EpochRecorder(fail_after_epoch=1)], verbose=0)
+    backups = backup.EpochBackups(train.RunFiles(tmp_path / "killed").backup)
+    assert [epoch for epoch, _ in backups.backups()] == [2, 1]
+    newest = backups.backups()[0][1] / "state.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:100])  # Damaged on disk.
+    # An unfinished backup (a kill while writing) is a hidden folder: ignored, then removed.
+    (backups.folder / ".epoch-00003.abc").mkdir()
+
+    recorder = EpochRecorder()
+    resumed = train.train(run, tmp_path / "killed", splits=splits, callbacks=[recorder], verbose=0)
+    assert recorder.epochs == [1, 2]
+    assert any("is damaged" in r.getMessage() for r in caplog.records)
+    for a, b in zip(_codes(whole), _codes(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_backups_keep_the_last_two_epochs(splits, tmp_path):
+    class Look(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            Look.seen.append([e for e, _ in backup.EpochBackups(tmp_path / "backup").backups()])
+
+    train.train(config(epochs=4), tmp_path, splits=splits, callbacks=[Look()], verbose=0)
+    assert Look.seen == [[1], [2, 1], [3, 2], [4, 3]]
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_backup(splits, tmp_path):
+    class Poison(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # After epoch 2's backup: its weights turn NaN.
+                for variable in self.model.trainable_variables:
+                    variable.assign(np.full(variable.shape, np.nan, variable.dtype))
+
+    with pytest.raises(backup.NonFiniteLossError, match="the training loss became nan in epoch 3, batch 1"):
+        train.train(config(epochs=4), tmp_path, splits=splits, callbacks=[Poison()], verbose=0)
+    assert [e for e, _ in backup.EpochBackups(tmp_path / "backup").backups()] == [2, 1]
+    assert not train.RunFiles(tmp_path).done.exists()

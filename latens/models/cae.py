@@ -91,7 +91,7 @@ class ConvAutoEncoder(keras.Model):
         self.decoder = layers.build_decoder(latent_dim, self.image_shape, **self.architecture)
         self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
         # Every weight exists once the functional parts are built, so the
-        # model is built: BackupAndRestore can restore it before any batch.
+        # model is built: a backup can be restored into it before any batch.
         self.built = True
 
     def build_encoder(self, body: keras.Model) -> keras.Model:

@@ -171,3 +171,41 @@ def _check_image_shape(shape: Sequence[int], filters: Sequence[int]) -> None:
             f"with {len(filters)} conv blocks the image height and width must be "
             f"multiples of {factor}, got {tuple(shape)}"
         )
+
+
+def training_footprint(
+    input_shape: Sequence[int],
+    latent_dim: int,
+    *,
+    filters: Sequence[int] = FILTERS,
+    convs_per_block: int = CONVS_PER_BLOCK,
+    dense_units: Sequence[int] = DENSE_UNITS,
+    batch_size: int = 64,
+) -> tuple[int, int]:
+    """What training an auto-encoder of these options needs, counted without building it.
+
+    Args:
+      input_shape: `(H, W, C)`.
+      latent_dim: L.
+      filters, convs_per_block, dense_units: as for `build_encoder_body`.
+      batch_size: images per step.
+
+    Returns:
+      `(weights, bytes)`: the encoder's and decoder's weights, and an
+      estimate of the memory a training step takes in float32: each weight
+      four times (itself, its gradient, Adam's two moments) and every conv
+      layer's output for the batch three times (forward, backward, workspace).
+    """
+    height, width, channels = input_shape
+    weights = activations = 0
+    in_channels = channels
+    for block, units in enumerate(filters):
+        cells = (height // 2**block) * (width // 2**block)
+        for conv in range(convs_per_block):
+            weights += 2 * (9 * (in_channels if conv == 0 else units) * units + units)  # Encoder and decoder.
+            activations += 2 * cells * units
+        in_channels = units
+    flat = (height // downsampling(filters)) * (width // downsampling(filters)) * filters[-1]
+    widths = [flat, *dense_units, latent_dim]
+    weights += 2 * sum(a * b + b for a, b in zip(widths, widths[1:]))
+    return weights, 4 * (4 * weights + 3 * batch_size * activations)

@@ -3,8 +3,9 @@
 The encoder body carries two linear heads, the posterior mean mu and the
 log-variance log(sigma^2) of a diagonal Gaussian. While training, the decoder
 sees a reparameterised draw z = mu + exp(log_var / 2) * eps, eps ~ N(0, I),
-from a `keras.random.SeedGenerator` seeded from the model's config (each
-replica of a `tf.distribute` strategy folds its id into the seed); otherwise
+whose noise is a function of the model's seed and the optimizer's step
+alone (each replica of a `tf.distribute` strategy folds its id in), so a run
+resumed from a backup draws the noise an uninterrupted run draws; otherwise
 (validation, `encode`, `reconstruction_error`) it sees mu, so those are
 deterministic. The loss is the Bernoulli negative log-likelihood summed over
 pixels plus KL(q(z|x) || N(0, I)), averaged over the batch; both parts are
@@ -18,7 +19,8 @@ exponential, and it is what the authors' code computed in effect (their
 parameterisations describe the same family of Gaussians.
 
 The heads compute in float32, so the KL stays in float32 under mixed
-precision.
+precision, and the log-variance is squashed into (-`LOG_VAR_BOUND`,
+`LOG_VAR_BOUND`), so that exp(log_var) and the KL stay finite.
 """
 
 import keras
@@ -28,6 +30,14 @@ from keras import layers as keras_layers
 from latens import losses
 from latens.models.cae import ConvAutoEncoder
 
+# The posterior's log-variance is kept within (-10, 10), i.e. a standard
+# deviation between 0.007 and 148, far beyond what a posterior near the
+# N(0, I) prior uses. Unbounded, a small VAE's first batches reached
+# log-variances near 14 (a first-epoch KL of 754,824 nats per image, one step
+# from an infinite loss); bounded, exp(log_var) and the KL stay finite by
+# construction.
+LOG_VAR_BOUND = 10.0
+
 
 @keras.saving.register_keras_serializable(package="latens")
 class VariationalAutoEncoder(ConvAutoEncoder):
@@ -35,17 +45,19 @@ class VariationalAutoEncoder(ConvAutoEncoder):
 
     loss_names = ("loss", "reconstruction", "kl")
 
-    def __init__(self, *args, seed: int = 0, **kwargs):
+    def __init__(self, *args, seed: int = 0, log_var_bound: float | None = LOG_VAR_BOUND, **kwargs):
         """Builds the model.
 
         Args:
           *args: `ConvAutoEncoder` arguments.
           seed: seed of the reparameterisation noise.
+          log_var_bound: B; the log-variance head's output is squashed into
+            (-B, B) by B * tanh(x / B). None leaves it unbounded.
           **kwargs: `ConvAutoEncoder` arguments.
         """
         super().__init__(*args, **kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.log_var_bound = log_var_bound
 
     def build_encoder(self, body: keras.Model) -> keras.Model:
         images = keras.Input(shape=self.image_shape, name="images")
@@ -59,10 +71,11 @@ class VariationalAutoEncoder(ConvAutoEncoder):
         return self.encoder(x, training=training)[0]
 
     def sample(self, mu, log_var):
-        """A reparameterised draw from N(mu, exp(log_var))."""
-        seed = self.seed_generator.next()
-        # Replicas share the generator's state; folding in the replica's id
-        # keeps them from drawing the same noise for their shares of a batch.
+        """A reparameterised draw from N(mu, exp(log_var)); the noise is a function of (seed, step, replica)."""
+        step = self.optimizer.iterations if self.optimizer is not None else 0
+        seed = tf.random.experimental.stateless_fold_in(tf.constant([self.seed, 0], tf.int64), tf.cast(step, tf.int64))
+        # Replicas run the same step; folding in the replica's id keeps them
+        # from drawing the same noise for their shares of a batch.
         context = tf.distribute.get_replica_context()
         replica = context.replica_id_in_sync_group if context is not None else 0
         seed = tf.random.experimental.stateless_fold_in(seed, replica)
@@ -84,9 +97,16 @@ class VariationalAutoEncoder(ConvAutoEncoder):
 
     def _forward(self, x, training):
         """Decoder logits, mu and log_var; a draw is decoded only when training."""
-        mu, log_var = self.encoder(x, training=training)
+        mu, log_var = self.posterior(x, training)
         z = self.sample(mu, log_var) if training else mu
         return self.decoder(z, training=training), mu, log_var
 
+    def posterior(self, x, training=False):
+        """The posterior's mean and (bounded) log-variance, each `[N, L]`."""
+        mu, log_var = self.encoder(x, training=training)
+        if self.log_var_bound is not None:
+            log_var = self.log_var_bound * tf.tanh(log_var / self.log_var_bound)
+        return mu, log_var
+
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "log_var_bound": self.log_var_bound}

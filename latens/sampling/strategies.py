@@ -9,7 +9,10 @@ same codes: `kcenter` (Sener & Savarese 2018), `typiclust` (Hacohen et al.
 
 Every strategy is called as `strategy(z, n, *, seed=0, errors=None,
 **options)`, checks its input, and returns an int64 array of exactly n
-distinct indices into z, in the order a person should label them.
+distinct indices into z, in the order a person should label them. Each works
+on the codes moved and scaled to unit spread (`validation.standardise`;
+given lengths such as `threshold` are scaled alike), so a choice does not
+depend on the codes' units, and any finite codes work.
 """
 
 import functools
@@ -25,6 +28,8 @@ from latens.sampling import deterministic
 from latens.sampling import validation
 
 _REGISTRY = {}
+# Options that are lengths in the space of the codes.
+_LENGTHS = ("threshold", "delta")
 # Read-only view: name -> strategy callable, in registration order.
 STRATEGIES = types.MappingProxyType(_REGISTRY)
 
@@ -72,7 +77,10 @@ def _register(name):
             if unknown:
                 raise ValueError(f"Unknown option(s) {', '.join(unknown)} for strategy {name!r}; "
                                  f"valid: {', '.join(options) or 'none'}.")
-            z = validation.check_codes(z)
+            z, scale = validation.standardise(validation.check_codes(z))
+            for length in _LENGTHS:  # Lengths the caller gave in the codes' own units.
+                if given.get(length) is not None:
+                    given[length] = validation.check_positive(given[length], length) / scale
             n = validation.check_count(n, len(z))
             seed = validation.check_seed(seed)
             if errors is not None:

@@ -121,3 +121,30 @@ def check_positive(value, what):
     if not value > 0:  # Also rejects NaN.
         raise ValueError(f"{what} must be > 0; got {value}.")
     return float(value)
+
+
+def standardise(z):
+    """The codes moved to mean zero and scaled to unit root-mean-square norm, and that scale.
+
+    Every strategy is invariant to moving and uniformly scaling the codes
+    (distances only change by one factor, and every threshold is derived
+    from the codes), so working on standardised codes changes no choice,
+    while codes of any finite size (say 1e155, whose squared distances would
+    overflow) stay in float64's comfortable range.
+
+    Args:
+        z: finite float64 array `[N, L]`.
+
+    Returns:
+        z: float64 array `[N, L]`, standardised.
+        scale: the factor a length in the original units is divided by.
+    """
+    peak = float(np.max(np.abs(z)))
+    if peak == 0.0:
+        return z, 1.0
+    z = z / peak  # First into [-1, 1]: the mean and norms below cannot overflow.
+    z = z - z.mean(axis=0)
+    spread = float(np.sqrt(np.mean(np.einsum("ij,ij->i", z, z))))
+    if spread == 0.0:
+        return z, peak
+    return z / spread, peak * spread
