@@ -21,23 +21,35 @@ from latens.models import layers
 
 _SETTINGS = flags.DEFINE_list(
     "settings", ["glorot_uniform:0.001", "he_uniform:0.001", "he_uniform:0.0003"],
-    "initializer:learning_rate pairs: a Keras initializer of the ReLU layers and Adam's learning rate.",
+    "initializer:learning_rate[:log_var_bound] settings: a Keras initializer of the ReLU layers, Adam's "
+    "learning rate and, optionally, the VAE's log-variance bound (a number, or none for no bound; default: "
+    "the model's).",
 )
 
 
+def _parse(setting):
+    """`(initializer, learning_rate, options)` of a setting; ValueError when malformed."""
+    initializer, learning_rate, *rest = setting.split(":")
+    if not initializer or float(learning_rate) <= 0 or len(rest) > 1:
+        raise ValueError(setting)
+    options = {}
+    if rest:
+        options["log_var_bound"] = None if rest[0] == "none" else float(rest[0])
+    return initializer, float(learning_rate), options
+
+
 def _valid_settings(settings):
-    for setting in settings:
-        initializer, colon, learning_rate = setting.partition(":")
-        try:
-            if not (initializer and colon and float(learning_rate) > 0):
-                return False
-        except ValueError:
-            return False
+    try:
+        for setting in settings:
+            _parse(setting)
+    except ValueError:
+        return False
     return True
 
 
 flags.register_validator(
-    "settings", _valid_settings, "each setting must be initializer:learning_rate, e.g. he_uniform:0.001"
+    "settings", _valid_settings,
+    "each setting must be initializer:learning_rate[:log_var_bound], e.g. he_uniform:0.001 or he_uniform:0.001:none",
 )
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of every setting.")
 _DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")
@@ -53,11 +65,12 @@ def main(argv):
     del argv
     settings = {}
     for setting in _SETTINGS.value:
-        initializer, _, learning_rate = setting.partition(":")
-        settings[f"{initializer}-lr{learning_rate}"] = train.TrainConfig(
+        initializer, learning_rate, options = _parse(setting)
+        name = f"{initializer}-lr{setting.split(':')[1]}" + "".join(f"-bound{v}" for v in options.values())
+        settings[name] = train.TrainConfig(
             ae="vae", dataset=_DATASET.value, data_dir=_DATA_DIR.value, unbalanced=_UNBALANCED.value,
-            epochs=_EPOCHS.value, learning_rate=float(learning_rate),
-            model_options={**layers.scaled_widths(_WIDTH.value), "kernel_initializer": initializer},
+            epochs=_EPOCHS.value, learning_rate=learning_rate,
+            model_options={**layers.scaled_widths(_WIDTH.value), "kernel_initializer": initializer, **options},
         )
     print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value, k=_K.value))
 

@@ -65,7 +65,8 @@ def at_least(name: str, value, minimum, *, error: type = ValueError):
 
 
 def _listed(choices: tuple) -> str:
-    return ", ".join(str(c) for c in choices)
+    # None stands for "unset, the default" and is not a value to type.
+    return ", ".join(str(c) for c in choices if c is not None)
 
 
 def choices(config, *, error: type = ValueError) -> None:

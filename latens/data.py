@@ -63,6 +63,13 @@ _SAMPLE_SLICES = {
     "test": ("test", 0, 1_000),
 }
 
+# Subfolders of a `data_dir` that may hold a dataset's IDX files (see `dataset_dir`).
+SUBFOLDERS = {
+    "mnist": ("mnist",),
+    "mnist_sample": ("mnist",),
+    "fashion_mnist": ("fashion-mnist", "fashion_mnist"),
+}
+
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
     "fashion_mnist": (
@@ -131,7 +138,7 @@ def load(
     """
     checks.one_of("dataset", name, DATASETS)
     if data_dir is not None:
-        train, test = _read_idx_dir(os.fspath(data_dir))
+        train, test = _read_idx_dir(dataset_dir(data_dir, name))
         if name == "mnist_sample":
             splits = _sample_from(train, test)
         else:
@@ -170,6 +177,26 @@ def paper_split(train: Pair, test: Pair) -> tuple[Pair, Pair, Pair]:
         (x[cuts[0] : cuts[1]], y[cuts[0] : cuts[1]]),
         (x[cuts[1] :], y[cuts[1] :]),
     )
+
+
+def dataset_dir(data_dir: str | os.PathLike, name: str) -> str:
+    """The folder of `name`'s IDX files: `data_dir` itself, or its subfolder for the dataset.
+
+    So one `data_dir` can hold several datasets, each in a subfolder named
+    as `SUBFOLDERS` gives (`mnist/`, `fashion-mnist/`), as
+    `$LATENS_DATA_DIR` does; a folder holding the IDX files is used as it is.
+    """
+    data_dir = os.fspath(data_dir)
+    for subfolder in SUBFOLDERS.get(name, ()):
+        candidate = os.path.join(data_dir, subfolder)
+        if os.path.isdir(candidate) and not _has_idx_files(data_dir):
+            return candidate
+    return data_dir
+
+
+def _has_idx_files(folder: str) -> bool:
+    return any(os.path.isfile(os.path.join(folder, stem + suffix))
+               for stem in _IDX_FILES.values() for suffix in ("", ".gz"))
 
 
 def _sample_from(train: Pair, test: Pair) -> tuple[Pair, Pair, Pair]:

@@ -27,20 +27,18 @@ Protocol:
     accuracy and per-class recall are measured on the whole test set at the
     end.
 
-Statistics over seeds: mean, sample standard deviation and a 95 % Student-t
-confidence interval, and the paired difference to another strategy run with
-the same seeds.
+The statistics over seeds that compare queries are in `latens.stats`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
-import scipy.stats
 
 from latens import checks, runtime
 
@@ -219,7 +217,9 @@ def train_and_evaluate(
       `history` (lists `epoch`, `val_accuracy`, `val_loss`,
       `train_accuracy`, `train_loss` at the recorded epochs),
       `test_accuracy`, `test_loss`, `balanced_accuracy`, `per_class_recall`
-      `[num_classes]`, `query_class_counts` `[num_classes]`, and with
+      `[num_classes]`, `query_class_counts` `[num_classes]`,
+      `seconds_by_part` (wall-clock: `build`, `first_epoch` with its
+      tracing, `train`, `validation`, `probes`, `test`), and with
       probes `probes`: name -> the test scores and `epoch` where that rule
       fired (None where it never did).
     """
@@ -231,18 +231,21 @@ def train_and_evaluate(
         raise ValueError("probes watch rules beside the paper's full run; use stop='paper' with them")
     x, y = query
     epochs = config.epochs or epochs_for(len(y))
+    clock = _Clock()
     strategy = runtime.make_strategy(distribute)
     with runtime.precision_policy(config.precision, strategy), strategy.scope():
         model = build_classifier(x.shape[1:], num_classes, config)
+    clock.lap("build")
     # One repeated pipeline instead of a new iterator per epoch: 500 short
     # epochs would otherwise spend much of their time starting up.
     train_ds = data.make_dataset(x, y, batch_size=config.batch_size, shuffle=True, seed=seed, repeat=True)
     val_x, val_y = val if config.val_size is None else (val[0][: config.val_size], val[1][: config.val_size])
     watch = _Watch(model, epochs, config, data.make_dataset(val_x, val_y, batch_size=512), probes or {},
-                   lambda: score_test_set(model, test, num_classes), progress)
+                   lambda: score_test_set(model, test, num_classes), progress, clock)
 
     class Callback(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            clock.lap("first_epoch" if epoch == 0 else "train")
             self.model.stop_training = watch.epoch_end(epoch + 1, logs)
 
         def on_train_end(self, logs=None):
@@ -250,27 +253,46 @@ def train_and_evaluate(
 
     model.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(len(y) / config.batch_size), verbose=0,
               shuffle=False, callbacks=[Callback()])
+    scores = score_test_set(model, test, num_classes)
+    clock.lap("test")
     result = {
         "epochs": epochs,
         "stopped_epoch": len(watch.losses),
         "train_loss_by_epoch": [float(f"{v:.4g}") for v in watch.losses],
         "history": watch.history,
-        **score_test_set(model, test, num_classes),
+        **scores,
         "query_class_counts": np.bincount(y, minlength=num_classes).tolist(),
+        "seconds_by_part": clock.totals(),
     }
     if probes:
         result["probes"] = watch.probe_results()
     return result
 
 
+class _Clock:
+    """Wall-clock seconds of a classifier run, by part: each `lap(part)` adds the time since the last lap."""
+
+    def __init__(self):
+        self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, part: str) -> None:
+        now = time.perf_counter()
+        self.seconds[part] = self.seconds.get(part, 0.0) + now - self.last
+        self.last = now
+
+    def totals(self) -> dict[str, float]:
+        return {part: round(value, 2) for part, value in self.seconds.items()}
+
+
 class _Watch:
     """What happens at each epoch's end: validation records, the stopping rule and the probes."""
 
     def __init__(self, model, epochs: int, config: ClassifierConfig, val_ds, probes: Mapping[str, tuple[float, int]],
-                 score_test, progress: bool):
+                 score_test, progress: bool, clock: _Clock):
         from tqdm.auto import tqdm
 
-        self.model, self.val_ds, self.score_test = model, val_ds, score_test
+        self.model, self.val_ds, self.score_test, self.clock = model, val_ds, score_test, clock
         self.record_at = set(validation_epochs(epochs, config.val_points))
         self.stop_rule = ConvergenceRule(config.stop_loss, config.stop_patience) if config.stop == "converged" else None
         self.probes = {name: ConvergenceRule(*rule) for name, rule in probes.items()}
@@ -286,6 +308,7 @@ class _Watch:
         for rule in self.probes.values():
             if rule.update(epoch, logs["loss"]) and epoch not in self.probed:
                 self.probed[epoch] = self.score_test()
+                self.clock.lap("probes")
         stopping = self.stop_rule is not None and self.stop_rule.update(epoch, logs["loss"])
         if epoch in self.record_at or stopping:
             self._record(epoch, logs)
@@ -298,6 +321,7 @@ class _Watch:
                            ("val_accuracy", float(scores["accuracy"]))):
             self.history[key].append(value)
         self.bar.set_postfix(val_accuracy=f"{scores['accuracy']:.3f}")
+        self.clock.lap("validation")
 
     def probe_results(self) -> dict:
         """Probe name -> the epoch its rule fired (None if never) and the test scores there."""
@@ -357,58 +381,3 @@ def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
     hits = np.bincount(y_true[np.asarray(y_pred) == y_true], minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, hits / support, np.nan)
-
-
-@dataclasses.dataclass(frozen=True)
-class Summary:
-    """Mean, spread and 95 % confidence interval of a score over seeds."""
-
-    mean: float
-    std: float
-    ci_low: float
-    ci_high: float
-    count: int
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
-    """Summarizes scores over seeds with a Student-t confidence interval.
-
-    Args:
-      values: one score per seed.
-      confidence: coverage of the interval.
-
-    Returns:
-      The `Summary`. With a single value the std and the interval are NaN:
-      one run says nothing about the spread.
-    """
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        raise ValueError("no values to summarize")
-    mean = float(values.mean())
-    if values.size == 1:
-        return Summary(mean, float("nan"), float("nan"), float("nan"), 1)
-    std = float(values.std(ddof=1))
-    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, values.size - 1) * std / math.sqrt(values.size))
-    return Summary(mean, std, mean - half, mean + half, int(values.size))
-
-
-def paired_difference(
-    scores: dict[int, float], baseline: dict[int, float], confidence: float = 0.95
-) -> Summary | None:
-    """Summary of `scores - baseline` over the seeds both have.
-
-    Args:
-      scores: seed -> score of a strategy.
-      baseline: seed -> score of the baseline (e.g. `random`) with the same seeds.
-      confidence: coverage of the interval.
-
-    Returns:
-      The `Summary` of the per-seed differences, or None without common seeds.
-    """
-    common = sorted(set(scores) & set(baseline))
-    if not common:
-        return None
-    return summarize([scores[s] - baseline[s] for s in common], confidence)

@@ -70,8 +70,9 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
             continue
         if kind is dict or _origin(kind) is dict:
             continue
-        if field.name in choices and kind is str:
-            flags.DEFINE_enum(name, default, list(choices[field.name]), help_text, **where)
+        if field.name in choices and _scalar(kind) is str:
+            valid = [c for c in choices[field.name] if c is not None]  # None: the flag's default, unset.
+            flags.DEFINE_enum(name, default, valid, help_text, **where)
         elif kind is bool:
             flags.DEFINE_bool(name, default, help_text, **where)
         elif _origin(kind) is tuple:

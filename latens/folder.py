@@ -56,10 +56,10 @@ import numpy as np
 import tqdm
 from absl import logging
 
-from latens import checks, data, fileio, images, models, outdir, plots, queries, runtime, sampling, train
+from latens import checks, data, fileio, images, outdir, plots, queries, representations, runtime, sampling, train
 from latens.checks import InputError
 from latens.images import FolderImages
-from latens.models import layers, tsne
+from latens.models import layers, simclr, tsne
 from latens.plots import folder as folder_plots
 
 # Written into `out_dir`, in this order: config.json last marks a finished run.
@@ -84,19 +84,24 @@ class FolderConfig:
     Attributes:
       n: number of images to choose.
       strategy: query strategy (`latens.sampling.STRATEGIES`).
-      ae: auto-encoder (`latens.models.AUTOENCODERS`).
-      latent_dim: size L of a code.
+      ae: representation kind: an auto-encoder (cae, vae, tsne), the
+        contrastive encoder (simclr) or pixel PCA (pca).
+      latent_dim: size L of a code; none: the kind's default (2 for the
+        auto-encoders, 128 for simclr, 50 for pca).
       image_size: images are resized to this square side, a multiple of 4
         (the conv stack pools twice).
       channels: 1 (grey) or 3 (colour).
       fit: how images become square: stretch (keep all content), crop
         (centre), pad (black borders).
-      width: multiplier of the paper's conv and dense widths; 1 is the
-        paper's network, whose layers and their order every width keeps.
-      kernel_initializer: initializer of the networks' ReLU layers (see
-        `latens.models.layers` on initialisation).
+      width: multiplier of the network's widths, which keeps its layers
+        and their order: 1 is the paper's auto-encoder, or simclr's own
+        default network (pca has none).
+      kernel_initializer: initializer of the networks' ReLU layers; none:
+        the kind's default (Keras' glorot_uniform for the auto-encoders,
+        he_uniform for simclr; see `latens.models.layers`).
       epochs: training passes over the images.
-      batch_size: images per training step (at most the number of images).
+      batch_size: images per training step (at most the number of
+        images); none: the kind's default (64, and 256 for simclr).
       seed: seed of initialisation, training and selection.
       precision: dtype policy; auto: bfloat16 on TPUs and AMX CPUs, float16
         on GPUs, float32 otherwise.
@@ -109,9 +114,9 @@ class FolderConfig:
 
     CHOICES: ClassVar[dict] = {
         "strategy": tuple(sampling.STRATEGIES),
-        "ae": tuple(models.AUTOENCODERS),
+        "ae": representations.KINDS,
         "fit": images.FITS,
-        "kernel_initializer": layers.INITIALIZERS,
+        "kernel_initializer": (None, *layers.INITIALIZERS),
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
     }
@@ -119,14 +124,14 @@ class FolderConfig:
     n: int = 100
     strategy: str = "typiclust"
     ae: str = "cae"
-    latent_dim: int = 2
+    latent_dim: int | None = None
     image_size: int = 32
     channels: int = 3
     fit: str = "stretch"
     width: float = 0.5
-    kernel_initializer: str = layers.KERNEL_INITIALIZER
+    kernel_initializer: str | None = None
     epochs: int = 20
-    batch_size: int = 64
+    batch_size: int | None = None
     seed: int = 0
     precision: str = "auto"
     distribute: str = "default"
@@ -135,16 +140,32 @@ class FolderConfig:
     def __post_init__(self):
         checks.choices(self, error=InputError)
         for name in ("n", "latent_dim", "epochs", "batch_size"):
-            checks.at_least(name, getattr(self, name), 1, error=InputError)
+            if getattr(self, name) is not None:
+                checks.at_least(name, getattr(self, name), 1, error=InputError)
         if self.image_size < 4 or self.image_size % 4:
             raise InputError(f"image_size must be a positive multiple of 4, got {self.image_size}")
         if self.channels not in (1, 3):
             raise InputError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         checks.positive("width", self.width, error=InputError)
         checks.at_least("seed", self.seed, 0, error=InputError)
-        if self.ae == "tsne" and self.batch_size <= tsne.PERPLEXITY + 1:
+        if self.ae == "tsne" and self.batch <= tsne.PERPLEXITY + 1:
             raise InputError(f"--ae=tsne needs --batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
-                             f"{tsne.PERPLEXITY:g}, plus one), got {self.batch_size}")
+                             f"{tsne.PERPLEXITY:g}, plus one), got {self.batch}")
+
+    @property
+    def batch(self) -> int:
+        """Images per training step, the kind's default resolved."""
+        return self.batch_size or representations.batch_size(self.ae)
+
+    def model_options(self) -> dict:
+        """The options of the representation model's constructor that these options set."""
+        if self.ae == "pca":
+            return {}
+        if self.ae == "simclr":
+            return {"filters": tuple(max(1, round(units * self.width)) for units in simclr.FILTERS),
+                    "kernel_initializer": self.kernel_initializer or simclr.KERNEL_INITIALIZER}
+        return {**layers.scaled_widths(self.width),
+                "kernel_initializer": self.kernel_initializer or layers.KERNEL_INITIALIZER}
 
 
 def choose(
@@ -192,8 +213,8 @@ def choose(
         _report_skipped(folder, others, out_dir)
         run = _train(folder, config, out.check_inside(out_dir / CACHE / "model"), retrain=retrain,
                      progress=progress)
-        with np.load(run.embeddings) as embeddings:
-            z, errors = embeddings["z"], embeddings["errors"]
+        with np.load(run.embeddings) as embeddings:  # Only auto-encoders have errors.
+            z, errors = embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
         with tqdm.tqdm(total=4, desc="choosing", disable=not progress) as bar:
             clusters = sampling.cluster(z, seed=config.seed, n=config.n)
             bar.update()
@@ -236,7 +257,8 @@ def _check_folders(images_dir: os.PathLike, out_dir: os.PathLike) -> tuple[pathl
 def _check_memory(config: FolderConfig) -> None:
     """`InputError` when training a model of these options needs more memory than the machine has."""
     shape = (config.image_size, config.image_size, config.channels)
-    weights, needed = layers.training_footprint(shape, config.latent_dim, batch_size=config.batch_size,
+    # The auto-encoder's count bounds the other kinds' too (they have no decoder).
+    weights, needed = layers.training_footprint(shape, config.latent_dim or 2, batch_size=config.batch,
                                                 **layers.scaled_widths(config.width))
     available = _memory_bytes()
     if available and needed > available:
@@ -272,11 +294,11 @@ def _check_count(count: int, images_dir: pathlib.Path, config: FolderConfig, *, 
     if readable and count < config.n:
         raise InputError(f"only {count} {what} under {images_dir}, fewer than n = {config.n}")
     needed = tsne.PERPLEXITY + 1
-    if config.ae == "tsne" and min(count, config.batch_size) <= needed:
+    if config.ae == "tsne" and min(count, config.batch) <= needed:
         raise InputError(
             f"--ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
             f"needs batches of more than {needed:g} images; {images_dir} has {count} {what} and --batch_size is "
-            f"{config.batch_size}: use another --ae, or more images"
+            f"{config.batch}: use another --ae, or more images"
         )
 
 
@@ -293,17 +315,17 @@ def _report_skipped(folder: FolderImages, others: list[tuple[str, str]], out_dir
 
 def _train(folder: FolderImages, config: FolderConfig, model_dir: pathlib.Path, *, retrain: bool,
            progress: bool) -> train.RunFiles:
-    """Trains the auto-encoder on the images, or reuses the model that fits."""
+    """Trains the representation model on the images, or reuses the model that fits."""
     run = train.TrainConfig(
         ae=config.ae,
         dataset=f"folder:{folder.digest}",
         latent_dim=config.latent_dim,
         epochs=config.epochs,
-        batch_size=min(config.batch_size, len(folder.paths)),
+        batch_size=min(config.batch, len(folder.paths)),
         seed=config.seed,
         precision=config.precision,
         distribute=config.distribute,
-        model_options={**layers.scaled_widths(config.width), "kernel_initializer": config.kernel_initializer},
+        model_options=config.model_options(),
     )
     files = train.RunFiles(model_dir)
     changed = files.config.exists() and json.loads(files.config.read_text()) != json.loads(run.to_json())
@@ -335,9 +357,11 @@ def _write_outputs(staging, folder, others, summary, bar, *, z, errors, clusters
     title = f"{summary['strategy']}: {len(query)} of {len(z)} images"
     chosen = folder.images[query]
     fileio.write_text(staging / "query.csv", queries.query_csv(query, z, clusters=clusters, paths=folder.paths))
-    fileio.write_atomically(staging / "embeddings.npz", lambda tmp: np.savez(
-        tmp, z=z, errors=errors, paths=np.array(folder.paths), clusters=clusters, query=query,
-        config=np.array(json.dumps(summary, sort_keys=True))))
+    arrays = {"z": z, "paths": np.array(folder.paths), "clusters": clusters, "query": query,
+              "config": np.array(json.dumps(summary, sort_keys=True))}
+    if errors is not None:
+        arrays["errors"] = errors
+    fileio.write_atomically(staging / "embeddings.npz", lambda tmp: np.savez(tmp, **arrays))
     captions = [f"{rank}. {os.path.basename(folder.paths[i])}" for rank, i in enumerate(query, 1)]
     plots.save(folder_plots.contact_sheet(chosen, captions, title), staging / "contact_sheet.png")
     bar.update()

@@ -24,7 +24,7 @@ renders Table 1 from the results, `latens.plots.grid` draws the figures.
 
 Seeds: seed s drives the selection of stochastic strategies and the
 classifier's initialisation and batch order, and the same seeds serve every
-row, so rows can be compared seed by seed (`evaluate.paired_difference`).
+row, so rows can be compared seed by seed (`stats.paired_difference`).
 Each cell seeds Keras itself (`keras.utils.set_random_seed(s)`) so that its
 result does not depend on which cells ran before it in the same process.
 The unbalanced pool is drawn once, with `data_seed`, for the whole grid.
@@ -41,7 +41,7 @@ from typing import ClassVar
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, paper, provenance, runtime, tables
+from latens import checks, data, evaluate, fileio, paper, provenance, representations, runtime, tables
 from latens.sampling import STRATEGIES, select
 
 UNBALANCED = paper.UNBALANCED
@@ -57,15 +57,24 @@ class GridConfig:
         suffixed `+unbalanced` for the paper's unbalanced pool.
       data_dir: optional folder of the IDX files of the datasets named.
       sizes: query sizes n, in the order to run them.
-      aes: auto-encoders whose codes the latent strategies sample.
+      aes: representations whose codes the latent strategies sample: a
+        `latens.representations.KINDS` kind, optionally followed by the
+        codes' dimension (`vae16`: the VAE with L = 16).
       strategies: strategies to run; `random` and `ae-error` are one row
         each, every other strategy is a row per auto-encoder.
       seeds: seeds of every cell.
       ae_error_ae: the auto-encoder whose reconstruction errors `ae-error` ranks.
       ae_epochs: epochs of auto-encoder training.
+      simclr_epochs: epochs of the contrastive encoder's training.
       ae_seed: seed of auto-encoder training.
       ae_options: model options (widths) for every auto-encoder.
-      latent_dim: L.
+      ae_width: the auto-encoders' widths, times the paper's (1: the paper's).
+      ae_kernel_initializer: initializer of the auto-encoders' ReLU layers
+        (None: Keras' default, as in the paper's code).
+      ae_dir: where the representations are trained and cached (None:
+        `<workdir>/ae`); grids that share it share their representations.
+      latent_dim: L of the representations whose name gives none; None: each
+        kind's default (2 for the auto-encoders, `latens.representations.DEFAULT_DIMS`).
       data_seed: seed of the unbalanced pool's draw.
       n_clusters: clusters for the strategies that take them (None: chosen
         from the data).
@@ -78,6 +87,7 @@ class GridConfig:
 
     CHOICES: ClassVar[dict] = {
         "ae_error_ae": paper.AUTOENCODERS,
+        "ae_kernel_initializer": (None, *representations.INITIALIZERS),
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
     }
@@ -91,9 +101,13 @@ class GridConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     ae_error_ae: str = "cae"
     ae_epochs: int = 10
+    simclr_epochs: int = 15
     ae_seed: int = 0
     ae_options: dict = dataclasses.field(default_factory=dict)
-    latent_dim: int = 2
+    ae_width: float = 1.0
+    ae_kernel_initializer: str | None = None
+    ae_dir: str | None = None
+    latent_dim: int | None = None
     data_seed: int = 0
     n_clusters: int | None = None
     precision: str = "auto"
@@ -102,15 +116,18 @@ class GridConfig:
 
     def __post_init__(self):
         checks.each_one_of("datasets", [d.removesuffix(UNBALANCED) for d in self.datasets], data.DATASETS)
-        checks.each_one_of("aes", self.aes, paper.AUTOENCODERS)
+        for name in self.aes:
+            representations.parse(name)
         checks.each_one_of("strategies", self.strategies, STRATEGIES)
         checks.choices(self)
         if not self.seeds or not self.sizes:
             raise ValueError("the grid needs at least one seed and one size")
         for n in self.sizes:
             checks.positive("sizes", n)
-        for name in ("ae_epochs", "latent_dim"):
+        for name in ("ae_epochs", "simclr_epochs", "ae_width"):
             checks.positive(name, getattr(self, name))
+        if self.latent_dim is not None:
+            checks.positive("latent_dim", self.latent_dim)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,8 +234,8 @@ class Grid:
             keras.utils.set_random_seed(self.config.ae_seed)
             files = train.train(self.ae_config(dataset, ae), self.ae_workdir(dataset, ae),
                                 splits=self.splits(dataset), verbose=2)
-            with np.load(files.embeddings) as f:
-                self._embeddings[key] = {k: f[k] for k in ("z", "errors")}
+            with np.load(files.embeddings) as f:  # Only auto-encoders have errors.
+                self._embeddings[key] = {k: f[k] if k in f else None for k in ("z", "errors")}
         return self._embeddings[key]
 
     def query(self, cell: Cell) -> np.ndarray:
@@ -253,26 +270,39 @@ class Grid:
     # -- what defines each stage ----------------------------------------------
 
     def ae_workdir(self, dataset: str, ae: str) -> pathlib.Path:
-        return self.root / "ae" / dataset / f"{ae}-seed{self.config.ae_seed}"
+        folder = pathlib.Path(self.config.ae_dir) if self.config.ae_dir else self.root / "ae"
+        return folder / dataset / f"{ae}-seed{self.config.ae_seed}"
 
     def ae_config(self, dataset: str, ae: str):
-        """The `latens.train.TrainConfig` of the grid's auto-encoder for `dataset`."""
+        """The `latens.train.TrainConfig` of the grid's representation `ae` for `dataset`."""
         from latens import train
 
+        kind, dim = representations.parse(ae)
+        autoencoder = kind in representations.AUTOENCODERS
         # The grid hands the images over itself (`splits=`); which folder
         # they were read from is not part of what defines the run.
         return train.TrainConfig(
-            ae=ae,
+            ae=kind,
             dataset=dataset.removesuffix(UNBALANCED),
             data_dir=None,
             unbalanced=dataset.endswith(UNBALANCED),
-            latent_dim=self.config.latent_dim,
-            epochs=self.config.ae_epochs,
+            latent_dim=dim or self.config.latent_dim,
+            epochs=self.config.ae_epochs if autoencoder else self.config.simclr_epochs,
             seed=self.config.ae_seed,
             precision=self.config.precision,
             distribute=self.config.distribute,
-            model_options=dict(self.config.ae_options),
+            model_options=self.ae_options() if autoencoder else {},
         )
+
+    def ae_options(self) -> dict:
+        """The auto-encoders' model options: the width and initializer fields, then `ae_options`."""
+        from latens.models import layers
+
+        config = self.config
+        options = dict(layers.scaled_widths(config.ae_width)) if config.ae_width != 1.0 else {}
+        if config.ae_kernel_initializer is not None:
+            options["kernel_initializer"] = config.ae_kernel_initializer
+        return {**options, **config.ae_options}
 
     def selection_config(self, cell: Cell) -> dict:
         # Only strategies that declare the option get it, so a stored query's
@@ -291,16 +321,18 @@ class Grid:
         config = self.config
         ae = None
         if cell.ae is not None:
+            trained = self.ae_config(cell.dataset, cell.ae)
             ae = {
-                "kind": cell.ae,
-                "epochs": config.ae_epochs,
+                "kind": trained.ae,
+                "epochs": trained.epochs,
                 "seed": config.ae_seed,
-                "latent_dim": config.latent_dim,
-                "options": dict(config.ae_options),
+                "latent_dim": trained.latent_dim,
+                "options": dict(trained.model_options),
             }
-            if cell.ae == "tsne":
-                trained = self.ae_config(cell.dataset, cell.ae)
+            if trained.ae == "tsne":
                 ae.update(perplexity=trained.perplexity, kl_weight=trained.kl_weight)
+            if trained.ae not in representations.AUTOENCODERS:
+                ae["batch_size"] = trained.batch_size
         return {
             "dataset": cell.dataset,
             "data_seed": config.data_seed,

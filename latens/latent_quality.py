@@ -1,17 +1,18 @@
-"""How well an auto-encoder's codes keep classes together, to compare settings.
+"""How well a representation's codes keep classes together, to compare settings and kinds.
 
 Sampling the latent space only helps if nearby codes are similar images. The
 measure here is the k-nearest-neighbour label accuracy of held-out codes: each
 validation image's code takes the majority label of its k nearest pool codes
 (Euclidean, in the latent space), and the score is the share it gets right.
-Labels are used only to score, never to train. Beside it, the mean absolute
-reconstruction error on the validation images says what the setting costs
-the decoder.
+Labels are used only to score, never to train. Beside it, for the
+auto-encoders, the mean absolute reconstruction error on the validation
+images says what the setting costs the decoder.
 
-`compare` trains one auto-encoder per named `TrainConfig` and seed through
+`compare` trains one model per named `TrainConfig` and seed through
 `latens.train.train` (each in its own folder, so a killed comparison resumes
-and a finished run is read back) and scores each. It is what
-`experiments/tsne_kl_weight.py` runs to choose the t-SNE AE's KL weight.
+and a finished run is read back) and scores each; a setting without a
+config (None) scores the raw pixels. It is what `experiments/tsne_kl_weight.py`,
+`experiments/vae_collapse.py` and `experiments/representations.py` run.
 """
 
 import csv
@@ -26,7 +27,7 @@ import numpy as np
 from absl import logging
 from scipy.spatial import cKDTree
 
-from latens import data, fileio, models, provenance, train
+from latens import data, fileio, grid, models, provenance, representations, train
 
 
 def knn_label_accuracy(
@@ -85,7 +86,8 @@ def compare(
 
     Args:
       settings: setting name -> its config (the config's own seed is replaced
-        by each of `seeds`); all must use the same data.
+        by each of `seeds`), or None for the raw pixels; all must use the
+        same data.
       seeds: seeds of every setting's runs.
       workdir: folder holding a `<setting>/seed<seed>` folder per run.
       splits: data to train and score on (default: the first config's
@@ -94,62 +96,120 @@ def compare(
 
     Returns:
       One dict per run, settings outermost: `setting`, `seed`, the run's
-      `config` (a dict), `knn_accuracy` (validation codes among pool codes),
-      `reconstruction_error` (mean absolute, validation images), `code_std`
-      (the pool codes' smallest standard deviation over the L dimensions:
-      near 0 where codes collapsed onto a point or a line) and the last
-      epoch's training `loss`.
+      `config` (a dict; None for pixels), `knn_accuracy` (validation codes
+      among pool codes), `dimension` (of the codes), `train_seconds` (the
+      sum of the epochs' wall-clock seconds), and for trained models
+      `code_std` (the pool codes' smallest standard deviation over the
+      dimensions: near 0 where codes collapsed onto a point or a line),
+      every metric of the first epoch (`first_epoch`), the last epoch's
+      training `loss`, and for auto-encoders `reconstruction_error` (mean
+      absolute, validation images).
 
     Raises:
-      ValueError: no settings or no seeds.
+      ValueError: no settings or no seeds, or only pixels and no `splits`.
     """
     if not settings or not seeds:
         raise ValueError("nothing to compare: give at least one setting and one seed")
-    first = next(iter(settings.values()))
     if splits is None:
+        first = next((config for config in settings.values() if config is not None), None)
+        if first is None:
+            raise ValueError("pixels alone need the data: pass splits")
         splits = data.load(first.dataset, first.data_dir, unbalanced=first.unbalanced)
-    val_x, val_y = splits.val
     rows = []
     for setting, base in settings.items():
         for seed in seeds:
-            config = dataclasses.replace(base, seed=int(seed))
-            # Every run starts from its own seed, whatever ran before it.
-            keras.utils.set_random_seed(config.seed)
-            files = train.train(config, pathlib.Path(workdir) / setting / f"seed{seed}", splits=splits, verbose=0)
-            model = models.load(files.model)
-            with open(files.history, newline="") as f:
-                last_epoch = list(csv.DictReader(f))[-1]
-            with np.load(files.embeddings) as f:
-                pool_codes = f["z"]
-            row = {
-                "setting": setting,
-                "seed": int(seed),
-                "config": dataclasses.asdict(config),
-                "knn_accuracy": knn_label_accuracy(model.encode(val_x), val_y, pool_codes, splits.pool[1], k),
-                "reconstruction_error": float(np.mean(model.reconstruction_error(val_x))),
-                "code_std": float(np.min(np.std(pool_codes, axis=0))),
-                "loss": float(last_epoch["loss"]),
-            }
-            logging.info("%s seed %d: %d-NN accuracy %.3f, reconstruction error %.4f",
-                         setting, seed, k, row["knn_accuracy"], row["reconstruction_error"])
+            config = None if base is None else dataclasses.replace(base, seed=int(seed))
+            row = {"setting": setting, "seed": int(seed), "config": config and dataclasses.asdict(config),
+                   **_score(config, pathlib.Path(workdir) / setting / f"seed{seed}", splits, k)}
+            logging.info("%s seed %d: %d-NN accuracy %.3f", setting, seed, k, row["knn_accuracy"])
             rows.append(row)
     return rows
 
 
+def compare_representations(config: grid.GridConfig, dataset: str, names: Sequence[str], *, k: int = 5) -> list[dict]:
+    """Trains (or reads back) representations through a grid's cache, and scores each on one dataset.
+
+    Args:
+      config: the grid whose representation cache (`Grid.embeddings`) trains
+        and keeps the models, so that its cells select in the same codes.
+      dataset: a dataset name of the grid (`+unbalanced` allowed).
+      names: representation names (`latens.representations`), or `pixels`.
+      k: neighbours in `knn_label_accuracy`.
+
+    Returns:
+      One dict per name: `setting` (the name), `dataset`, `config` (the
+      training config; None for pixels) and the scores of `compare`.
+    """
+    runner = grid.Grid(config)
+    splits = runner.splits(dataset)
+    rows = []
+    for name in names:
+        if name == "pixels":
+            trained, scores = None, _pixel_scores(splits, k)
+        else:
+            runner.embeddings(dataset, name)  # Trains the model, or finds it trained.
+            trained = runner.ae_config(dataset, name)
+            scores = _measure(train.RunFiles(runner.ae_workdir(dataset, name)), trained, splits, k)
+        rows.append({"setting": name, "dataset": dataset, "seed": config.ae_seed,
+                     "config": trained and dataclasses.asdict(trained), **scores})
+        logging.info("%s on %s: %d-NN accuracy %.4f", name, dataset, k, scores["knn_accuracy"])
+    return rows
+
+
+def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data.Splits, k: int) -> dict:
+    """Trains (or reads back) one run and measures its codes; the raw pixels when `config` is None."""
+    if config is None:
+        return _pixel_scores(splits, k)
+    # Every run starts from its own seed, whatever ran before it.
+    keras.utils.set_random_seed(config.seed)
+    return _measure(train.train(config, workdir, splits=splits, verbose=0), config, splits, k)
+
+
+def _pixel_scores(splits: data.Splits, k: int) -> dict:
+    (pool_x, pool_y), (val_x, val_y) = splits.pool, splits.val
+    pool_codes = pool_x.reshape(len(pool_x), -1).astype(np.float32)
+    val_codes = val_x.reshape(len(val_x), -1).astype(np.float32)
+    return {"knn_accuracy": knn_label_accuracy(val_codes, val_y, pool_codes, pool_y, k),
+            "dimension": int(pool_codes.shape[1]), "train_seconds": 0.0}
+
+
+def _measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Splits, k: int) -> dict:
+    """The scores of a trained run's codes (see `compare`)."""
+    (_, pool_y), (val_x, val_y) = splits.pool, splits.val
+    model = models.load(files.model)
+    with open(files.history, newline="") as f:
+        epochs = list(csv.DictReader(f))
+    with np.load(files.embeddings) as f:
+        pool_codes = f["z"]
+    scores = {
+        "knn_accuracy": knn_label_accuracy(model.encode(val_x), val_y, pool_codes, pool_y, k),
+        "dimension": int(pool_codes.shape[1]),
+        "code_std": float(np.min(np.std(pool_codes, axis=0))),
+        "train_seconds": float(sum(float(row.get("seconds") or 0.0) for row in epochs)),
+        "first_epoch": {key: float(value) for key, value in epochs[0].items() if value not in ("", None)},
+    }
+    if config.ae in representations.RECONSTRUCTING:
+        scores["reconstruction_error"] = float(np.mean(model.reconstruction_error(val_x)))
+    if "loss" in epochs[-1]:
+        scores["loss"] = float(epochs[-1]["loss"])
+    return scores
+
+
 def summary_table(rows: Sequence[dict], k: int = 5) -> str:
-    """A markdown table of `compare`'s rows: per setting, mean and range over seeds."""
+    """A markdown table of `compare`'s rows: per setting, mean and range over seeds (a dash where none)."""
     lines = [
-        f"| setting | seeds | {k}-NN accuracy of validation codes | reconstruction error (mean abs.) "
-        "| smallest std of the codes |",
-        "| --- | --- | --- | --- | --- |",
+        f"| setting | seeds | dimension | {k}-NN accuracy of validation codes | reconstruction error (mean abs.) "
+        "| smallest std of the codes | training seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for setting in dict.fromkeys(row["setting"] for row in rows):
         mine = [row for row in rows if row["setting"] == setting]
         cells = []
-        for key, digits in (("knn_accuracy", 3), ("reconstruction_error", 4), ("code_std", 3)):
-            values = np.array([row[key] for row in mine])
-            cells.append(f"{values.mean():.{digits}f} ({values.min():.{digits}f}-{values.max():.{digits}f})")
-        lines.append(f"| {setting} | {len(mine)} | {' | '.join(cells)} |")
+        for key, digits in (("knn_accuracy", 3), ("reconstruction_error", 4), ("code_std", 3), ("train_seconds", 0)):
+            values = np.array([row[key] for row in mine if row.get(key) is not None])
+            cells.append(f"{values.mean():.{digits}f} ({values.min():.{digits}f}-{values.max():.{digits}f})"
+                         if values.size else "—")
+        lines.append(f"| {setting} | {len(mine)} | {mine[0].get('dimension', '')} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -169,5 +229,20 @@ def run_comparison(
     rows = compare(settings, seeds, workdir, splits=splits, k=k)
     report = {"k": k, "seeds": [int(s) for s in seeds], "versions": provenance.versions(), "runs": rows}
     path = fileio.write_text(pathlib.Path(workdir) / "comparison.json", json.dumps(report, indent=1) + "\n")
+    logging.info("Wrote %s", path)
+    return summary_table(rows, k)
+
+
+def run_representation_comparison(config: grid.GridConfig, dataset: str, names: Sequence[str],
+                                  out: str | os.PathLike, *, k: int = 5) -> str:
+    """`compare_representations`, then `out` (JSON: every run with its config, the grid's config, k, versions).
+
+    Returns:
+      `summary_table` of the runs.
+    """
+    rows = compare_representations(config, dataset, names, k=k)
+    report = {"k": k, "dataset": dataset, "grid": dataclasses.asdict(config), "versions": provenance.versions(),
+              "runs": rows}
+    path = fileio.write_text(out, json.dumps(report, indent=1) + "\n")
     logging.info("Wrote %s", path)
     return summary_table(rows, k)

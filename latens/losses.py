@@ -1,4 +1,4 @@
-"""Loss functions of the three auto-encoders (paper section 3.1), in float32.
+"""Loss functions of the three auto-encoders (paper section 3.1) and of the contrastive encoder, in float32.
 
 Every function casts its inputs to float32 first, so the losses, the t-SNE
 affinities P and Q and the VAE's KL stay in float32 under a mixed-precision
@@ -243,6 +243,37 @@ def kl_divergence(p, q, axis=None):
     """
     p, q = _float32(p), _float32(q)
     return tf.reduce_sum(tf.math.xlogy(p, p) - tf.math.xlogy(p, q), axis=axis)
+
+
+def nt_xent(a, b, temperature=0.2):
+    """NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen et al. 2020), per image.
+
+    `a[i]` and `b[i]` are projections of two augmented views of image i. Both
+    are L2-normalised; each of the 2B projections is an anchor whose positive
+    is the other view of its image and whose negatives are the other 2B - 2
+    projections of the batch: its loss is the softmax cross-entropy of the
+    positive among the 2B - 1 other projections, with cosine similarities
+    divided by `temperature` as logits.
+
+    Args:
+      a: projections of the first views, `[B, D]`, B >= 2.
+      b: projections of the second views, `[B, D]`.
+      temperature: the softmax temperature, > 0.
+
+    Returns:
+      float32 `[B]`: entry i is the mean of the two anchor losses of image i
+      (a[i] against b[i], and b[i] against a[i]).
+    """
+    a = tf.math.l2_normalize(_float32(a), axis=1)
+    b = tf.math.l2_normalize(_float32(b), axis=1)
+    batch_size = tf.shape(a)[0]
+    views = tf.concat([a, b], axis=0)
+    logits = tf.matmul(views, views, transpose_b=True) / temperature
+    # An anchor is never its own candidate.
+    logits = logits - 1e9 * tf.eye(2 * batch_size)
+    positives = tf.concat([tf.range(batch_size, 2 * batch_size), tf.range(batch_size)], axis=0)
+    anchor_losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=positives, logits=logits)
+    return 0.5 * (anchor_losses[:batch_size] + anchor_losses[batch_size:])
 
 
 def _float32(x):

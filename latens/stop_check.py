@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, provenance
+from latens import checks, data, evaluate, fileio, provenance, stats
 
 UNBALANCED = "+unbalanced"
 RULE = "converged"
@@ -186,7 +186,7 @@ def render(results: Sequence[dict]) -> str:
                 r["probes"][rule]["test_accuracy"] if r["probes"][rule]["epoch"] else r["test_accuracy"]
                 for r in mine
             ])
-            diff = evaluate.summarize(rule_scores - paper)
+            diff = stats.summarize(rule_scores - paper)
             interval = "" if diff.count < 2 else f" [{100 * diff.ci_low:+.2f}, {100 * diff.ci_high:+.2f}]"
             share = np.sum(fired) / np.sum([r["epochs"] for r in mine])
             out.append(

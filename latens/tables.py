@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latens import evaluate, fileio, paper
+from latens import fileio, paper, stats
 
-ROW_NAMES = {"cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE"}
+ROW_NAMES = {"cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE", "simclr": "SimCLR", "pca": "pixel PCA"}
 METRIC_NAMES = {"test_accuracy": "Test accuracy", "balanced_accuracy": "Balanced test accuracy"}
 _DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "mnist_sample": "MNIST sample"}
 
@@ -50,9 +50,16 @@ def dataset_label(dataset: str) -> str:
 
 
 def row_label(row: str) -> str:
-    """`vae/multi-normal` -> "VAE multi-normal"."""
+    """`vae/multi-normal` -> "VAE multi-normal", `vae16/kcenter` -> "VAE (L = 16) kcenter"."""
     ae, _, strategy = row.rpartition("/")
-    return f"{ROW_NAMES.get(ae, ae)} {strategy}" if ae else strategy
+    return f"{representation_label(ae)} {strategy}" if ae else strategy
+
+
+def representation_label(name: str) -> str:
+    """`vae` -> "VAE", `vae16` -> "VAE (L = 16)", `pca50` -> "pixel PCA (L = 50)"."""
+    kind = name.rstrip("0123456789")
+    dim = name[len(kind):]
+    return ROW_NAMES.get(kind, kind) + (f" (L = {dim})" if dim else "")
 
 
 def row_order(row: str) -> tuple:
@@ -143,7 +150,7 @@ def _paired_table(scores: dict, columns: list, rows: list) -> list[str]:
         if row == "random":
             continue
         entries = [
-            _difference_text(evaluate.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, "random"), {})))
+            _difference_text(stats.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, "random"), {})))
             for d, n in columns
         ]
         lines.append(_line([row_label(row), *entries]))
@@ -153,12 +160,12 @@ def _paired_table(scores: dict, columns: list, rows: list) -> list[str]:
 def _mean_text(values: dict | None) -> str:
     if not values:
         return ""
-    s = evaluate.summarize(list(values.values()))
+    s = stats.summarize(list(values.values()))
     spread = "" if np.isnan(s.std) else f" ± {100 * s.std:.1f}"
     return f"{100 * s.mean:.1f}{spread} ({s.count})"
 
 
-def _difference_text(diff: evaluate.Summary | None) -> str:
+def _difference_text(diff: stats.Summary | None) -> str:
     if diff is None:
         return ""
     if diff.count == 1:

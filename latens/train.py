@@ -50,6 +50,7 @@ import json
 import os
 import pathlib
 import shutil
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -58,7 +59,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from latens import backup, checks, data, fileio, models, runtime
+from latens import backup, checks, data, fileio, models, representations, runtime
 from latens.models import tsne
 
 
@@ -67,14 +68,17 @@ class TrainConfig:
     """Everything that defines a run; stored as `config.json`.
 
     Attributes:
-      ae: "cae", "vae" or "tsne".
+      ae: the representation: an auto-encoder ("cae", "vae", "tsne"), the
+        contrastive encoder ("simclr") or pixel PCA ("pca", fitted without epochs).
       dataset: a `latens.data.DATASETS` name; when `train` is given the
         data (`splits`), any name for it (e.g. `folder:<digest>`).
       data_dir: folder of IDX files to read instead of downloading.
       unbalanced: train on the paper's unbalanced pool.
-      latent_dim: L, the size of a code.
+      latent_dim: L, the size of a code; None: the kind's default
+        (`latens.representations.DEFAULT_DIMS`: 2 for the auto-encoders).
       epochs: passes over the pool.
-      batch_size: global batch size (split over replicas).
+      batch_size: global batch size (split over replicas); None: the kind's
+        default (`latens.representations.DEFAULT_BATCH_SIZES`, else the paper's 64).
       learning_rate: Adam's learning rate.
       seed: seed of the shuffling and of the VAE's noise. Weight
         initialisation follows `keras.utils.set_random_seed`, which the
@@ -88,7 +92,7 @@ class TrainConfig:
     """
 
     CHOICES: ClassVar[dict] = {
-        "ae": tuple(models.AUTOENCODERS),
+        "ae": representations.KINDS,
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
     }
@@ -97,9 +101,9 @@ class TrainConfig:
     dataset: str = "mnist_sample"
     data_dir: str | None = None
     unbalanced: bool = False
-    latent_dim: int = 2
+    latent_dim: int | None = None
     epochs: int = 20
-    batch_size: int = 64
+    batch_size: int | None = None
     learning_rate: float = 1e-3
     seed: int = 0
     precision: str = "auto"
@@ -110,6 +114,11 @@ class TrainConfig:
 
     def __post_init__(self):
         checks.choices(self)
+        # Stored resolved, so a run's config names its dimension and batch.
+        if self.latent_dim is None:
+            object.__setattr__(self, "latent_dim", representations.DEFAULT_DIMS[self.ae])
+        if self.batch_size is None:
+            object.__setattr__(self, "batch_size", representations.batch_size(self.ae))
         for name in ("latent_dim", "epochs", "batch_size", "learning_rate"):
             checks.positive(name, getattr(self, name))
 
@@ -161,16 +170,25 @@ class EpochCSVLogger(keras.callbacks.Callback):
     every epoch end and first drops rows of that epoch or later, so an epoch
     that a resumed run repeats replaces its row instead of duplicating it.
     Put it before `latens.backup.EpochBackups` in the callbacks: a row is then on disk
-    before the backup that makes its epoch final, and no row is lost.
+    before the backup that makes its epoch final, and no row is lost. Each row
+    also records the epoch's wall-clock `seconds`, so a run's training time
+    sums over resumed runs too.
     """
 
     def __init__(self, path: os.PathLike):
         super().__init__()
         self.path = pathlib.Path(path)
+        self.started: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         rows = [row for row in self._read() if int(row["epoch"]) < epoch]
-        rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        if self.started is not None:
+            row["seconds"] = round(time.monotonic() - self.started, 2)
+        rows.append(row)
         fields = list(dict.fromkeys(k for row in rows for k in row))
 
         def write(tmp):
@@ -237,29 +255,42 @@ def train(
 
     with runtime.precision_policy(config.precision, strategy):
         with strategy.scope():
-            model = models.build_autoencoder(
+            model = models.build_representation(
                 config.ae, config.latent_dim, input_shape=x_pool.shape[1:], **_model_options(config)
             )
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-            backups = backup.EpochBackups(files.backup)
-            first_epoch = backups.restore(model)
-        model.fit(
-            data.make_epoch_batches(x_pool, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
-            steps_per_epoch=len(x_pool) // config.batch_size,
-            validation_data=_validation_dataset(splits.val[0], config.batch_size),
-            initial_epoch=first_epoch,
-            epochs=config.epochs,
-            # The CSV row of an epoch is on disk before the backup that makes the epoch final.
-            callbacks=[backup.FiniteLossGuard(files.backup), EpochCSVLogger(files.history), backups, *callbacks],
-            verbose=verbose,
-            shuffle=False,  # The batches come in the order `make_epoch_batches` gives them.
-        )
+        if config.ae == "pca":
+            started = time.monotonic()
+            model.fit_pixels(x_pool)
+            fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - started:.2f}\n")
+        else:
+            _fit(model, strategy, config, files, splits, verbose, callbacks)
         fileio.write_atomically(files.model, model.save)
         _write_embeddings(model, x_pool, y_pool, config, files.embeddings)
     fileio.write_text(files.done, _now() + "\n")
     shutil.rmtree(files.backup, ignore_errors=True)
     logging.info("Finished: %s", files.workdir)
     return files
+
+
+def _fit(model, strategy, config: TrainConfig, files: RunFiles, splits: data.Splits, verbose,
+         callbacks: Sequence[keras.callbacks.Callback]) -> None:
+    """Trains `model` from its newest good backup (or from the start) to `config.epochs`."""
+    x_pool = splits.pool[0]
+    backups = backup.EpochBackups(files.backup)
+    with strategy.scope():  # Restoring may build the optimizer's variables.
+        first_epoch = backups.restore(model)
+    model.fit(
+        data.make_epoch_batches(x_pool, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
+        steps_per_epoch=len(x_pool) // config.batch_size,
+        validation_data=_validation_dataset(splits.val[0], config.batch_size),
+        initial_epoch=first_epoch,
+        epochs=config.epochs,
+        # The CSV row of an epoch is on disk before the backup that makes the epoch final.
+        callbacks=[backup.FiniteLossGuard(files.backup), EpochCSVLogger(files.history), backups, *callbacks],
+        verbose=verbose,
+        shuffle=False,  # The batches come in the order `make_epoch_batches` gives them.
+    )
 
 
 def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
@@ -314,7 +345,7 @@ def _check_batch_size(config: TrainConfig, replicas: int, pool_size: int) -> Non
 
 def _model_options(config: TrainConfig) -> dict:
     options = dict(config.model_options)
-    if config.ae == "vae":
+    if config.ae in ("vae", "simclr", "pca"):
         options["seed"] = config.seed
     elif config.ae == "tsne":
         options.update(perplexity=config.perplexity, kl_weight=config.kl_weight)
@@ -329,11 +360,9 @@ def _validation_dataset(x_val, batch_size: int):
 
 
 def _write_embeddings(model, x, y, config: TrainConfig, path: pathlib.Path) -> None:
-    arrays = {
-        "z": model.encode(x),
-        "errors": model.reconstruction_error(x),
-        "config": np.array(config.to_json()),
-    }
+    arrays = {"z": model.encode(x), "config": np.array(config.to_json())}
+    if config.ae in representations.RECONSTRUCTING:
+        arrays["errors"] = model.reconstruction_error(x)
     if y is not None:
         arrays["labels"] = np.asarray(y, dtype=np.int64)
     fileio.write_atomically(path, lambda tmp: np.savez(tmp, **arrays))

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from latens import evaluate, grid, tables
@@ -93,3 +94,17 @@ def test_a_stored_result_made_with_another_stopping_rule_is_refused(tmp_path, ti
     converged = dataclasses.replace(config, classifier=dataclasses.replace(config.classifier, stop="converged"))
     with pytest.raises(ValueError, match="different config .*classifier"):
         grid.run(converged)
+
+
+def test_a_grid_samples_any_representation_named_with_its_dimension(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path, aes=("pca8", "vae3"), strategies=("random", "kcenter"), seeds=(0,))
+    grid.run(config)
+    results = {r["config"]["row"]: r for r in tables.load_results(tmp_path)}
+    assert sorted(results) == ["pca8/kcenter", "random", "vae3/kcenter"]
+    assert results["pca8/kcenter"]["config"]["ae"]["kind"] == "pca"
+    assert results["pca8/kcenter"]["config"]["ae"]["latent_dim"] == 8
+    assert results["vae3/kcenter"]["config"]["ae"]["latent_dim"] == 3
+    with np.load(tmp_path / "ae" / "mnist_sample+unbalanced" / "pca8-seed0" / "embeddings.npz") as f:
+        assert f["z"].shape[1] == 8 and "errors" not in f.files
+    with pytest.raises(ValueError, match="unknown representation 'gan'"):
+        tiny_grid_config(tmp_path, aes=("gan",))

@@ -147,3 +147,41 @@ def test_kl_divergence():
     mask = p64 > 0
     assert kl == pytest.approx(np.sum(p64[mask] * np.log(p64[mask] / q64[mask])), rel=1e-4)
     assert float(tf.reduce_sum(losses.kl_divergence(p, q, axis=1))) == pytest.approx(kl, rel=1e-5)
+
+
+# -- NT-Xent (SimCLR) ----------------------------------------------------------
+
+
+def nt_xent_numpy(a, b, temperature):
+    """NT-Xent written out anchor by anchor, in float64."""
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    views = np.concatenate([a, b]).astype(np.float64)
+    size = len(a)
+    anchor_losses = []
+    for i in range(2 * size):
+        others = [j for j in range(2 * size) if j != i]
+        logits = np.array([views[i] @ views[j] for j in others]) / temperature
+        positive = others.index((i + size) % (2 * size))
+        anchor_losses.append(np.log(np.sum(np.exp(logits))) - logits[positive])
+    anchor_losses = np.array(anchor_losses)
+    return 0.5 * (anchor_losses[:size] + anchor_losses[size:])
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+def test_nt_xent_matches_a_direct_computation(temperature):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 4)), rng.normal(size=(6, 4)) * 3.0  # Scale must not matter.
+    np.testing.assert_allclose(losses.nt_xent(a, b, temperature), nt_xent_numpy(a, b, temperature), rtol=1e-5)
+
+
+def test_nt_xent_closed_forms():
+    temperature, size = 0.5, 4
+    orthogonal = np.eye(size, 8)
+    # Identical views, every image orthogonal to the others: the positive's
+    # logit is 1/T, the 2B - 2 negatives' 0.
+    expected = math.log(1.0 + (2 * size - 2) * math.exp(-1.0 / temperature))
+    np.testing.assert_allclose(losses.nt_xent(orthogonal, orthogonal, temperature), expected, rtol=1e-6)
+    # Every projection the same: all 2B - 1 candidates tie, loss log(2B - 1).
+    same = np.ones((size, 3))
+    np.testing.assert_allclose(losses.nt_xent(same, same, temperature), math.log(2 * size - 1), rtol=1e-6)

@@ -28,9 +28,9 @@ def test_figures_from_saved_results(tmp_path, tiny_grid_config):
 def test_bar_chart_marks_the_papers_values_on_their_rows():
     import matplotlib.collections
 
-    from latens import evaluate
+    from latens import stats
 
-    summaries = {"MNIST, n = 100": {"random": evaluate.summarize([0.7, 0.8]), "ae-error": evaluate.summarize([0.3])}}
+    summaries = {"MNIST, n = 100": {"random": stats.summarize([0.7, 0.8]), "ae-error": stats.summarize([0.3])}}
     fig = grid_plots.accuracy_bars(summaries, "t", reference={"MNIST, n = 100": {"ae-error": 46.4, "absent": 1.0}})
     (ax,) = fig.axes
     (markers,) = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]

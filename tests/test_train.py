@@ -145,7 +145,7 @@ def test_batches_too_small_for_the_tsne_perplexity_are_refused(splits, tmp_path)
 
 def test_config_values_are_checked():
     with pytest.raises(ValueError, match="ae must be one of cae, vae, tsne"):
-        train.TrainConfig(ae="pca")
+        train.TrainConfig(ae="gan")
     with pytest.raises(ValueError, match="epochs must be positive"):
         train.TrainConfig(epochs=0)
 

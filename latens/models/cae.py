@@ -4,9 +4,9 @@
 encoder of `latens.models.layers`, a linear representation layer of size L,
 and the mirrored decoder, trained on the mean squared error between input and
 reconstruction. The VAE and the t-SNE auto-encoder subclass it and change
-only the representation head and `per_example_losses`, so the train and test
-steps, the metric trackers, batched encoding and serialisation below serve
-all three.
+only the representation head and `per_example_losses`, so the reconstruction
+error and serialisation below serve all three; the train and test steps,
+metric trackers and batched encoding come from `latens.models.base`.
 
 Choices:
 * The CAE's reconstruction is the decoder's float32 output as it is (a
@@ -16,21 +16,12 @@ Choices:
   is pushed towards 0 everywhere, the sigmoid's gradient vanishes there, and
   the CAE stalls at an all-black reconstruction (worse than the mean image)
   with codes that barely move.
-* Training under `tf.distribute`: every model returns per-example losses
-  `[B]`, and the train step reduces them with `tf.nn.compute_average_loss`,
-  i.e. divides their sum by the *global* batch size. Gradients, summed over
-  replicas by the optimizer, then equal those of a single-device run on the
-  whole batch, and the metric trackers (means over examples, summed over
-  replicas on read) report the same numbers.
-* Under `mixed_float16` the optimizer's `scale_loss` scales the loss (Keras
-  wraps the optimizer in a `LossScaleOptimizer` at `compile`); it is the
-  identity otherwise.
 * Serialisation: the classes are registered with Keras and rebuild
   themselves from `get_config`, so `model.save("model.keras")` and
   `keras.saving.load_model` round-trip the weights exactly.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -39,21 +30,18 @@ from keras import layers as keras_layers
 
 from latens import losses
 from latens.models import layers
+from latens.models.base import RepresentationModel, map_batches, unit_float
 
 
 @keras.saving.register_keras_serializable(package="latens")
-class ConvAutoEncoder(keras.Model):
+class ConvAutoEncoder(RepresentationModel):
     """Convolutional auto-encoder trained on the mean squared error.
 
     Attributes:
       encoder: images `[N, H, W, C]` to codes `[N, L]` (the VAE: to
         `[mu, log_var]`).
       decoder: codes `[N, L]` to logits `[N, H, W, C]`.
-      trackers: one `keras.metrics.Mean` per entry of `loss_names`.
     """
-
-    # Keys of `per_example_losses`; "loss" is the one minimised.
-    loss_names = ("loss",)
 
     def __init__(
         self,
@@ -89,7 +77,6 @@ class ConvAutoEncoder(keras.Model):
         body = layers.build_encoder_body(self.image_shape, **self.architecture)
         self.encoder = self.build_encoder(body)
         self.decoder = layers.build_decoder(latent_dim, self.image_shape, **self.architecture)
-        self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
         # Every weight exists once the functional parts are built, so the
         # model is built: a backup can be restored into it before any batch.
         self.built = True
@@ -129,41 +116,6 @@ class ConvAutoEncoder(keras.Model):
         """
         return {"loss": losses.mean_squared_error(x, self(x, training=training))}
 
-    @property
-    def metrics(self):
-        return list(self.trackers)
-
-    def train_step(self, data):
-        x = _unit_float(keras.utils.unpack_x_y_sample_weight(data)[0])
-        with tf.GradientTape() as tape:
-            batch_losses = self.per_example_losses(x, training=True)
-            loss = tf.nn.compute_average_loss(batch_losses["loss"])
-            scaled_loss = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
-        return self._track(batch_losses)
-
-    def test_step(self, data):
-        x = _unit_float(keras.utils.unpack_x_y_sample_weight(data)[0])
-        return self._track(self.per_example_losses(x, training=False))
-
-    def _track(self, batch_losses):
-        for tracker in self.trackers:
-            tracker.update_state(batch_losses[tracker.name])
-        return {m.name: m.result() for m in self.metrics}
-
-    def encode(self, x, batch_size: int = 256) -> np.ndarray:
-        """Codes of a set of images, computed batch by batch.
-
-        Args:
-          x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
-          batch_size: images per forward pass.
-
-        Returns:
-          float32 `[N, L]`; for the VAE, the posterior means.
-        """
-        return _map_batches(self._code_batch, x, batch_size)
-
     def reconstruction_error(self, x, batch_size: int = 256) -> np.ndarray:
         """Mean absolute reconstruction error of every image.
 
@@ -174,15 +126,11 @@ class ConvAutoEncoder(keras.Model):
         Returns:
           float32 `[N]`: mean over pixels of |x - reconstruction|.
         """
-        return _map_batches(self._error_batch, x, batch_size)
-
-    @tf.function(reduce_retracing=True)
-    def _code_batch(self, images):
-        return self.code(_unit_float(images))
+        return map_batches(self._error_batch, x, batch_size)
 
     @tf.function(reduce_retracing=True)
     def _error_batch(self, images):
-        images = _unit_float(images)
+        images = unit_float(images)
         return tf.reduce_mean(tf.abs(images - self(images)), axis=[1, 2, 3])
 
     def get_config(self):
@@ -192,19 +140,3 @@ class ConvAutoEncoder(keras.Model):
             "latent_dim": self.latent_dim,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in self.architecture.items()},
         }
-
-
-def _unit_float(images):
-    """Float32 images in [0, 1] from uint8 or float tensors."""
-    if images.dtype == tf.uint8:
-        return tf.cast(images, tf.float32) / 255.0
-    return tf.cast(images, tf.float32)
-
-
-def _map_batches(fn: Callable, x, batch_size: int) -> np.ndarray:
-    """Applies `fn` to consecutive batches of `x` and concatenates the results."""
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    return np.concatenate(
-        [fn(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
-    )

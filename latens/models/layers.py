@@ -38,14 +38,14 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from latens import representations
+
 FILTERS = (64, 32, 32)
 CONVS_PER_BLOCK = 3
 DENSE_UNITS = (1024, 1024)
 # Keras' default, as in the authors' code; see the module's docstring.
 KERNEL_INITIALIZER = "glorot_uniform"
-# The initializers offered for the ReLU layers (Keras names): Glorot's, Keras'
-# default, and He's, made for ReLU stacks.
-INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+INITIALIZERS = representations.INITIALIZERS
 
 
 def scaled_widths(width: float) -> dict[str, tuple[int, ...]]:

@@ -19,8 +19,9 @@ exponential, and it is what the authors' code computed in effect (their
 parameterisations describe the same family of Gaussians.
 
 The heads compute in float32, so the KL stays in float32 under mixed
-precision, and the log-variance is squashed into (-`LOG_VAR_BOUND`,
-`LOG_VAR_BOUND`), so that exp(log_var) and the KL stay finite.
+precision, and the log-variance is kept within (-`LOG_VAR_BOUND`,
+`LOG_VAR_BOUND`) (unchanged inside half of it), so that exp(log_var) and
+the KL stay finite.
 """
 
 import keras
@@ -51,8 +52,9 @@ class VariationalAutoEncoder(ConvAutoEncoder):
         Args:
           *args: `ConvAutoEncoder` arguments.
           seed: seed of the reparameterisation noise.
-          log_var_bound: B; the log-variance head's output is squashed into
-            (-B, B) by B * tanh(x / B). None leaves it unbounded.
+          log_var_bound: B; the log-variance head's output is kept within
+            (-B, B): unchanged up to B / 2 either way, then bent smoothly
+            (with a tanh) towards B. None leaves it unbounded.
           **kwargs: `ConvAutoEncoder` arguments.
         """
         super().__init__(*args, **kwargs)
@@ -72,13 +74,7 @@ class VariationalAutoEncoder(ConvAutoEncoder):
 
     def sample(self, mu, log_var):
         """A reparameterised draw from N(mu, exp(log_var)); the noise is a function of (seed, step, replica)."""
-        step = self.optimizer.iterations if self.optimizer is not None else 0
-        seed = tf.random.experimental.stateless_fold_in(tf.constant([self.seed, 0], tf.int64), tf.cast(step, tf.int64))
-        # Replicas run the same step; folding in the replica's id keeps them
-        # from drawing the same noise for their shares of a batch.
-        context = tf.distribute.get_replica_context()
-        replica = context.replica_id_in_sync_group if context is not None else 0
-        seed = tf.random.experimental.stateless_fold_in(seed, replica)
+        seed = self.step_seed(0)
         eps = tf.random.stateless_normal(tf.shape(mu), seed=seed)
         return mu + tf.exp(0.5 * log_var) * eps
 
@@ -105,7 +101,10 @@ class VariationalAutoEncoder(ConvAutoEncoder):
         """The posterior's mean and (bounded) log-variance, each `[N, L]`."""
         mu, log_var = self.encoder(x, training=training)
         if self.log_var_bound is not None:
-            log_var = self.log_var_bound * tf.tanh(log_var / self.log_var_bound)
+            knee = 0.5 * self.log_var_bound
+            excess = tf.abs(log_var) - knee
+            bent = tf.sign(log_var) * (knee + knee * tf.tanh(tf.maximum(excess, 0.0) / knee))
+            log_var = tf.where(excess > 0.0, bent, log_var)
         return mu, log_var
 
     def get_config(self):

@@ -21,7 +21,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from latens import data, evaluate, paper, tables
+from latens import data, paper, stats, tables
 from latens.plots import project_2d, save
 
 # The grid's auto-encoder folders: ae/<dataset>/<ae>-seed<k>/.
@@ -171,7 +171,7 @@ def query_class_heatmap(counts: dict[str, np.ndarray], class_names: tuple[str, .
 
 
 def accuracy_bars(
-    summaries: dict[str, dict[str, evaluate.Summary]],
+    summaries: dict[str, dict[str, stats.Summary]],
     title: str,
     reference: dict[str, dict[str, float]] | None = None,
     reference_label: str = "paper",
@@ -179,7 +179,7 @@ def accuracy_bars(
     """Table 1 as bars: mean test accuracy with its 95 % confidence interval.
 
     Args:
-      summaries: column label -> {row label -> `evaluate.Summary`}.
+      summaries: column label -> {row label -> `stats.Summary`}.
       title: the figure title.
       reference: optional column label -> {row label -> accuracy in %},
         drawn as a marker on each bar (the paper's published values).
@@ -305,7 +305,7 @@ def _table1_bars(results: list[dict]) -> Figure:
     scores = tables.scores_by_cell(results)
     for (dataset, n, row), values in sorted(scores.items(), key=lambda kv: tables.row_order(kv[0][2])):
         column = f"{tables.dataset_label(dataset)}, n = {n}"
-        summaries.setdefault(column, {})[tables.row_label(row)] = evaluate.summarize(list(values.values()))
+        summaries.setdefault(column, {})[tables.row_label(row)] = stats.summarize(list(values.values()))
         if (dataset, n, row) in paper.TABLE1:
             published.setdefault(column, {})[tables.row_label(row)] = paper.TABLE1[(dataset, n, row)]
     return accuracy_bars(summaries, "Test accuracy of a classifier trained on the query alone (95 % CI)",
@@ -317,8 +317,8 @@ def _class_names(dataset: str) -> tuple[str, ...]:
 
 
 def _ae_title(ae: str) -> str:
-    kind, _, seed = ae.partition("_seed")
-    return tables.ROW_NAMES.get(kind, kind) + (f" (seed {seed})" if seed else "")
+    name, _, seed = ae.partition("_seed")
+    return tables.representation_label(name) + (f" (seed {seed})" if seed else "")
 
 
 def _slug(dataset: str) -> str:

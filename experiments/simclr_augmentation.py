@@ -1,0 +1,45 @@
+"""Compares augmentations for the contrastive encoder by how well its embeddings keep classes together.
+
+Trains `simclr` briefly with each setting below on one dataset's pool and
+scores its embedding by the 5-NN label accuracy of validation images among
+pool images (`latens.latent_quality`). Runs are cached under `--workdir`;
+every run's config and scores go to `<workdir>/comparison.json`.
+
+    python experiments/simclr_augmentation.py --dataset=mnist --data_dir=../shared/datasets/mnist \
+        --workdir=results/simclr_augmentation
+"""
+
+import dataclasses
+
+from absl import app, flags
+
+from latens import data, latent_quality, train
+
+# Setting name -> the `latens.models.augment.Augmentation` fields it changes.
+SETTINGS = {
+    "default": {},
+    "geometric only": {"contrast": 0.0, "noise": 0.0},
+    "no translation": {"translation": 0.0},
+    "weaker geometry": {"translation": 0.05, "rotation": 5.0, "zoom": 0.1},
+    "stronger geometry": {"translation": 0.25, "rotation": 30.0, "zoom": 0.3},
+    "with flips": {"flip": True},
+}
+
+_DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder of the four IDX files.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Folder for the runs and comparison.json.", required=True)
+_SETTINGS = flags.DEFINE_multi_enum("settings", list(SETTINGS), list(SETTINGS), "Augmentations to compare.")
+_EPOCHS = flags.DEFINE_integer("epochs", 3, "Training epochs of every run.", lower_bound=1)
+_SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds of every setting.")
+
+
+def main(argv):
+    del argv
+    base = train.TrainConfig(ae="simclr", dataset=_DATASET.value, data_dir=_DATA_DIR.value, epochs=_EPOCHS.value)
+    settings = {name.replace(" ", "-"): dataclasses.replace(base, model_options={"augmentation": SETTINGS[name]})
+                for name in _SETTINGS.value}
+    print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,148 @@
+"""A self-supervised contrastive encoder, SimCLR-style (Chen et al. 2020, "A Simple Framework for Contrastive Learning").
+
+Every training batch is augmented twice (`latens.models.augment`); both views
+go through the encoder and a small projection head, and the loss is NT-Xent
+(`latens.losses.nt_xent`): each view must pick out the other view of its
+image among the batch's 2B - 1 other projections. The embedding an image gets
+(`code`, `encode`) is the encoder's output before the projection head, as in
+SimCLR, L2-normalised: its dimension is `latent_dim`.
+
+Encoder: blocks of 3x3 ReLU convolutions (`filters`, `convs_per_block`) with
+a 2x2 max-pool after each, flattened, then a ReLU dense layer of
+`latent_dim`. Head: a ReLU dense layer of `latent_dim`, then a linear one of
+`projection_dim`. The views are drawn from stateless seeds of (seed, step),
+so a resumed run sees the views an uninterrupted one does; validation uses
+views of a fixed seed, so its loss is comparable from epoch to epoch.
+
+Under `tf.distribute` each replica contrasts its share of the batch: the
+negatives of an image are the other images on its replica (SimCLR gathers
+them across replicas; with one device there is no difference).
+
+It has no decoder, hence no reconstruction error: `reconstruction_error`
+raises `ValueError`, and so does `ae-error` on its codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+from keras import layers as keras_layers
+
+from latens import losses
+from latens.models import augment
+from latens.models.base import RepresentationModel
+
+# The defaults, and why (README, "A contrastive encoder"): two conv blocks
+# of 32 and 64 filters give MNIST's 28x28 digits a 7x7x64 map; a 128-d
+# embedding; NT-Xent's temperature 0.2.
+FILTERS = (32, 64)
+CONVS_PER_BLOCK = 2
+EMBEDDING_DIM = 128
+PROJECTION_DIM = 64
+TEMPERATURE = 0.2
+KERNEL_INITIALIZER = "he_uniform"
+# The stream of `step_seed` that validation views are drawn from (training uses 1 and 2).
+_VALIDATION_STREAM = 3
+
+
+@keras.saving.register_keras_serializable(package="latens")
+class ContrastiveEncoder(RepresentationModel):
+    """Encoder and projection head trained with NT-Xent on pairs of augmented views.
+
+    Attributes:
+      encoder: images `[N, H, W, C]` to embeddings `[N, latent_dim]` (not yet normalised).
+      head: embeddings to projections `[N, projection_dim]`.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (28, 28, 1),
+        latent_dim: int = EMBEDDING_DIM,
+        *,
+        filters: Sequence[int] = FILTERS,
+        convs_per_block: int = CONVS_PER_BLOCK,
+        projection_dim: int = PROJECTION_DIM,
+        temperature: float = TEMPERATURE,
+        kernel_initializer: str = KERNEL_INITIALIZER,
+        augmentation: dict | None = None,
+        seed: int = 0,
+        **kwargs,
+    ):
+        """Builds the encoder and the head.
+
+        Args:
+          input_shape: `(H, W, C)`, H and W divisible by 2 ** len(filters).
+          latent_dim: the embedding's dimension D.
+          filters: filters of each conv block.
+          convs_per_block: 3x3 convolutions per block.
+          projection_dim: the projections' dimension.
+          temperature: NT-Xent's temperature.
+          kernel_initializer: initializer of every ReLU layer (He's: ReLU stacks).
+          augmentation: `augment.Augmentation` fields to change.
+          seed: seed of the views.
+          **kwargs: `keras.Model` arguments.
+        """
+        super().__init__(**kwargs)
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.image_shape = tuple(input_shape)
+        self.latent_dim = latent_dim
+        self.seed = seed
+        self.options = {
+            "filters": tuple(filters), "convs_per_block": convs_per_block, "projection_dim": projection_dim,
+            "temperature": float(temperature), "kernel_initializer": kernel_initializer,
+            "augmentation": dict(augmentation or {}),
+        }
+        self.augmentation = augment.Augmentation(**self.options["augmentation"])
+        relu = {"activation": "relu", "kernel_initializer": kernel_initializer}
+        self.encoder = _build_encoder(self.image_shape, latent_dim, tuple(filters), convs_per_block, relu)
+        self.head = keras.Sequential([
+            keras.Input((latent_dim,)),
+            keras_layers.Dense(latent_dim, **relu, name="hidden"),
+            keras_layers.Dense(projection_dim, dtype="float32", name="projection"),
+        ], name="head")
+        self.built = True
+
+    def code(self, x, training=False):
+        """L2-normalised embeddings `[N, latent_dim]` of float images in [0, 1]."""
+        return tf.math.l2_normalize(tf.cast(self.encoder(x, training=training), tf.float32), axis=1)
+
+    def call(self, x, training=False):
+        return self.code(x, training=training)
+
+    def per_example_losses(self, x, training=False):
+        """NT-Xent of two views of every image, `{"loss": [B]}`."""
+        if training:
+            seeds = self.step_seed(1), self.step_seed(2)
+        else:
+            seeds = tf.constant([self.seed, _VALIDATION_STREAM], tf.int64), tf.constant([self.seed, 4], tf.int64)
+        a, b = (self.head(self.encoder(augment.augment(x, seed, self.augmentation), training=training),
+                          training=training) for seed in seeds)
+        return {"loss": losses.nt_xent(a, b, self.options["temperature"])}
+
+    def reconstruction_error(self, x, batch_size: int = 256):
+        raise ValueError("a contrastive encoder has no decoder, so no reconstruction error (ae-error needs one)")
+
+    def get_config(self):
+        options = {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()}
+        return {**super().get_config(), "input_shape": list(self.image_shape), "latent_dim": self.latent_dim,
+                "seed": self.seed, **options}
+
+
+def _build_encoder(input_shape, latent_dim, filters, convs_per_block, relu) -> keras.Model:
+    factor = 2 ** len(filters)
+    if len(input_shape) != 3 or input_shape[0] % factor or input_shape[1] % factor:
+        raise ValueError(f"with {len(filters)} conv blocks the image height and width must be multiples of "
+                         f"{factor}, got {tuple(input_shape)}")
+    images = keras.Input(shape=input_shape, name="images")
+    x = images
+    for block, width in enumerate(filters):
+        for i in range(convs_per_block):
+            x = keras_layers.Conv2D(width, 3, padding="same", **relu, name=f"block{block + 1}_conv{i + 1}")(x)
+        x = keras_layers.MaxPooling2D(2, name=f"pool{block + 1}")(x)
+    x = keras_layers.Flatten(name="flatten")(x)
+    embedding = keras_layers.Dense(latent_dim, **relu, dtype="float32", name="embedding")(x)
+    return keras.Model(images, embedding, name="encoder")
+

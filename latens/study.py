@@ -1,0 +1,92 @@
+"""The study beyond the paper: which representation and which rule choose a query that beats random.
+
+`StudyConfig` holds the study's settings, written once: the representations
+(pixel PCA, the three auto-encoders at L = 2 and L = 16, the contrastive
+encoder), the rules, budgets, datasets and seeds. `grid_config` turns it into
+a `latens.grid.GridConfig`, so the study runs on the Table 1 grid's machinery:
+the same cached, resumable stages, the same result layout and JSON format
+(`<workdir>/<protocol>/results/<dataset>/n<n>/<representation>.<strategy>/seed<s>.json`),
+the same tables. Every protocol's grid shares one representation cache,
+`<workdir>/ae/`, so each representation is trained once per dataset.
+
+The representations are cheaper than Table 1's: the auto-encoders at half
+the paper's widths, He-initialised (at half width Keras' default collapsed a
+VAE's codes, `docs/models.md`), for `ae_epochs` epochs; SimCLR with its own
+defaults (`latens.models.simclr`) for `simclr_epochs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from typing import ClassVar
+
+from latens import checks, grid, representations, runtime
+
+# Representation names (`latens.representations`): pixel PCA (50 components),
+# the paper's auto-encoders at its L = 2 and at L = 16, and SimCLR (128-d).
+REPRESENTATIONS = ("pca", "cae", "vae", "tsne", "cae16", "vae16", "tsne16", "simclr")
+RULES = ("random", "typiclust", "probcover", "kcenter", "cluster-medoid", "multi-normal-cluster")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """The study's settings; every field is a flag of `experiments/beyond.py` and `experiments/representations.py`.
+
+    Attributes:
+      workdir: where the study's grids and their shared representations live.
+      data_dir: folder of the datasets' IDX files, or of one subfolder per
+        dataset (`mnist/`, `fashion-mnist/`); None: download.
+      datasets: dataset names, each optionally with `+unbalanced`.
+      sizes: query sizes n.
+      representations: representation names to select in.
+      strategies: selection rules (`random` is one row; every other rule a
+        row per representation).
+      seeds: seeds of every cell.
+      ae_epochs: epochs of the auto-encoders.
+      ae_width: the auto-encoders' widths, times the paper's.
+      simclr_epochs: epochs of the contrastive encoder.
+      precision: dtype policy for training.
+      distribute: distribution strategy for training.
+    """
+
+    CHOICES: ClassVar[dict] = {"precision": runtime.PRECISIONS, "distribute": runtime.DISTRIBUTIONS}
+
+    workdir: str = "results/beyond"
+    data_dir: str | None = None
+    datasets: tuple[str, ...] = ("mnist", "mnist+unbalanced", "fashion_mnist")
+    sizes: tuple[int, ...] = (20, 100, 1000)
+    representations: tuple[str, ...] = REPRESENTATIONS
+    strategies: tuple[str, ...] = RULES
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    ae_epochs: int = 3
+    ae_width: float = 0.5
+    simclr_epochs: int = 15
+    precision: str = "auto"
+    distribute: str = "default"
+
+    def __post_init__(self):
+        checks.choices(self)
+        for name in self.representations:
+            representations.parse(name)
+
+    def grid_config(self, protocol: str = "representations", **changes) -> grid.GridConfig:
+        """The grid of one protocol (its own results under `<workdir>/<protocol>/`), with `changes`."""
+        settings = dict(
+            workdir=os.fspath(pathlib.Path(self.workdir) / protocol),
+            ae_dir=os.fspath(pathlib.Path(self.workdir) / "ae"),
+            datasets=self.datasets,
+            data_dir=self.data_dir,
+            sizes=self.sizes,
+            aes=self.representations,
+            strategies=self.strategies,
+            seeds=self.seeds,
+            ae_epochs=self.ae_epochs,
+            ae_width=self.ae_width,
+            ae_kernel_initializer="he_uniform",
+            simclr_epochs=self.simclr_epochs,
+            precision=self.precision,
+            distribute=self.distribute,
+        )
+        return grid.GridConfig(**{**settings, **changes})

@@ -1,0 +1,107 @@
+"""The contrastive encoder (SimCLR) and pixel PCA: augmentation, a tiny fit, and what they refuse."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from latens import data, models, representations, sampling, train
+from latens.models import augment
+
+NARROW_SIMCLR = {"filters": [4, 8], "convs_per_block": 1, "projection_dim": 8}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("mnist_sample").pool[0][:96]
+
+
+def test_augmentation_keeps_shapes_and_range_and_is_a_function_of_its_seed(digits):
+    x = digits[:16].astype(np.float32) / 255.0
+    view = augment.augment(x, [3, 4]).numpy()
+    assert view.shape == x.shape and view.dtype == np.float32
+    assert view.min() >= 0.0 and view.max() <= 1.0
+    np.testing.assert_array_equal(view, augment.augment(x, [3, 4]).numpy())
+    assert np.abs(view - augment.augment(x, [3, 5]).numpy()).mean() > 0.01
+    nothing = augment.Augmentation(translation=0, rotation=0, zoom=0, contrast=0, noise=0)
+    np.testing.assert_allclose(augment.augment(x, [3, 4], nothing).numpy(), x, atol=1e-5)
+
+
+def test_a_shift_moves_the_image():
+    x = np.zeros((1, 8, 8, 1), np.float32)
+    x[0, 4, 4, 0] = 1.0
+    only_shift = augment.Augmentation(translation=0.25, rotation=0, zoom=0, contrast=0, noise=0)
+    moved = augment.augment(x, [0, 1], only_shift).numpy()[0, ..., 0]
+    assert moved.sum() == pytest.approx(1.0, abs=1e-4) and moved[4, 4] < 0.5
+
+
+def test_bad_augmentations_are_refused():
+    with pytest.raises(ValueError, match="zoom must be below 1"):
+        augment.Augmentation(zoom=1.0)
+    with pytest.raises(ValueError, match="noise must be at least 0"):
+        augment.Augmentation(noise=-0.1)
+
+
+def test_one_epoch_of_simclr_on_tiny_data(digits, tmp_path):
+    config = train.TrainConfig(ae="simclr", latent_dim=16, epochs=1, batch_size=32, precision="float32",
+                               model_options=NARROW_SIMCLR)
+    splits = data.Splits("tiny", (digits, None), (digits[:64], None), (digits[:64], None), ())
+    keras.utils.set_random_seed(0)
+    files = train.train(config, tmp_path, splits=splits, verbose=0)
+    with np.load(files.embeddings) as f:
+        assert "errors" not in f.files
+        z = f["z"]
+    assert z.shape == (96, 16)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    assert history[0].split(",")[:3] == ["epoch", "loss", "val_loss"] and len(history) == 2
+    model = models.load(files.model)
+    np.testing.assert_allclose(model.encode(digits), z, atol=1e-6)
+    with pytest.raises(ValueError, match="no reconstruction error"):
+        model.reconstruction_error(digits)
+    with pytest.raises(ValueError, match="needs errors"):
+        sampling.select("ae-error", z, 5)
+
+
+def test_simclr_same_seed_same_first_step(digits):
+    def one_step(seed):
+        keras.utils.set_random_seed(seed)
+        model = models.build_representation("simclr", 16, seed=seed, **NARROW_SIMCLR)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.train_on_batch(digits[:32].astype(np.float32) / 255.0)
+        return np.concatenate([w.ravel() for w in model.get_weights()])
+
+    np.testing.assert_array_equal(one_step(1), one_step(1))
+    assert np.abs(one_step(1) - one_step(2)).max() > 0
+
+
+def test_pixel_pca_is_deterministic_orthonormal_and_has_no_errors(digits, tmp_path):
+    splits = data.Splits("tiny", (digits, None), (digits[:0], None), (digits[:0], None), ())
+    runs = [train.train(train.TrainConfig(ae="pca", latent_dim=10), tmp_path / name, splits=splits, verbose=0)
+            for name in ("a", "b")]
+    codes = []
+    for files in runs:
+        with np.load(files.embeddings) as f:
+            assert "errors" not in f.files
+            codes.append(f["z"])
+        assert json.loads(files.config.read_text())["latent_dim"] == 10
+    np.testing.assert_array_equal(*codes)
+    model = models.load(runs[0].model)
+    components = np.asarray(model.components)
+    np.testing.assert_allclose(components.T @ components, np.eye(10), atol=1e-5)
+    # The first component carries the most variance.
+    assert np.var(codes[0][:, 0]) >= np.var(codes[0][:, 1]) >= np.var(codes[0][:, 9])
+    with pytest.raises(ValueError, match="no reconstruction error"):
+        model.reconstruction_error(digits)
+
+
+def test_representation_names_and_defaults():
+    assert representations.parse("vae16") == ("vae", 16)
+    assert representations.parse("simclr") == ("simclr", None)
+    assert train.TrainConfig(ae="simclr").latent_dim == 128 and train.TrainConfig(ae="simclr").batch_size == 256
+    assert train.TrainConfig(ae="pca").latent_dim == 50 and train.TrainConfig().latent_dim == 2
+    with pytest.raises(ValueError, match="unknown representation 'gan'"):
+        representations.parse("gan16")
+    with pytest.raises(ValueError, match="unknown auto-encoder 'pca'"):
+        models.build_autoencoder("pca")
