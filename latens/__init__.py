@@ -1,9 +1,31 @@
 """latens: choose which unlabeled images to label first.
 
-An auto-encoder maps every image to a low-dimensional code; a sampling
-strategy over those codes picks the images to annotate. This package is also
-the reference reimplementation of Killeen, "Query Selection based on Latent
-Space Sampling".
+A representation of the images (an auto-encoder's codes, a contrastive
+embedding or pixel PCA) maps every image to a point; a selection rule over
+those points picks the images to annotate. This package is also the
+reference reimplementation of Killeen, "Query Selection based on Latent Space
+Sampling".
+
+    import latens
+    order = latens.choose(images, n=100)   # indices into `images`, label the first first
 """
 
 __version__ = "0.1.0"
+
+
+def choose(images, n, **options):
+    """Chooses which n images to label first; see `latens.choice.choose` for every option.
+
+    Args:
+      images: uint8 images (or floats in [0, 1]) `[N, H, W]` or `[N, H, W, C]`,
+        or a `tf.data.Dataset` of them.
+      n: how many to choose.
+      **options: `seed`, `cache_dir`, `progress`, and the options of
+        `latens-select` (`latens.choice.FolderConfig`), with its defaults.
+
+    Returns:
+      int64 `[n]`: indices into `images`, in the order to label them.
+    """
+    from latens import choice  # TensorFlow loads only when something is chosen.
+
+    return choice.choose(images, n, **options)

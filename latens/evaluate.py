@@ -352,13 +352,17 @@ def score_test_set(model, test: tuple[np.ndarray, np.ndarray], num_classes: int)
         keras.ops.convert_to_numpy(model(images, training=False)).astype(np.float32)
         for images in data.make_dataset(test[0], batch_size=512)
     ])
+    return scores_from_probabilities(probabilities, np.asarray(test[1]), num_classes)
+
+
+def scores_from_probabilities(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    """Accuracy, loss, balanced accuracy and per-class recall of class probabilities `[M, C]` for `labels` `[M]`."""
     predictions = probabilities.argmax(axis=1)
-    test_y = np.asarray(test[1])
-    recall = per_class_recall(test_y, predictions, num_classes)
+    recall = per_class_recall(labels, predictions, num_classes)
     eps = 1e-7
-    test_loss = float(-np.mean(np.log(np.clip(probabilities[np.arange(len(test_y)), test_y], eps, 1.0))))
+    test_loss = float(-np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], eps, 1.0))))
     return {
-        "test_accuracy": float(np.mean(predictions == test_y)),
+        "test_accuracy": float(np.mean(predictions == labels)),
         "test_loss": test_loss,
         "balanced_accuracy": float(np.nanmean(recall)),
         "per_class_recall": [None if np.isnan(r) else float(r) for r in recall],

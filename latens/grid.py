@@ -41,10 +41,11 @@ from typing import ClassVar
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, paper, provenance, representations, runtime, tables
+from latens import checks, data, evaluate, fileio, linear, paper, provenance, representations, runtime, tables
 from latens.sampling import STRATEGIES, select
 
 UNBALANCED = paper.UNBALANCED
+PROTOCOLS = ("scratch", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,12 +83,18 @@ class GridConfig:
       distribute: distribution strategy for training (see `latens.runtime`);
         it changes where cells run, not what they compute, so it is not part
         of a result's config.
-      classifier: the evaluation protocol's settings.
+      classifier: the scratch protocol's classifier settings.
+      protocol: how a query is scored: "scratch" (the paper's classifier
+        trained from scratch on the query's images, `latens.evaluate`) or
+        "linear" (a softmax regression on the frozen codes of the
+        representation `linear_embedding`, `latens.linear`).
+      linear_embedding: the representation whose codes the linear protocol reads.
     """
 
     CHOICES: ClassVar[dict] = {
         "ae_error_ae": paper.AUTOENCODERS,
         "ae_kernel_initializer": (None, *representations.INITIALIZERS),
+        "protocol": PROTOCOLS,
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
     }
@@ -113,10 +120,12 @@ class GridConfig:
     precision: str = "auto"
     distribute: str = "default"
     classifier: evaluate.ClassifierConfig = evaluate.ClassifierConfig()
+    protocol: str = "scratch"
+    linear_embedding: str = "simclr"
 
     def __post_init__(self):
         checks.each_one_of("datasets", [d.removesuffix(UNBALANCED) for d in self.datasets], data.DATASETS)
-        for name in self.aes:
+        for name in (*self.aes, self.linear_embedding):
             representations.parse(name)
         checks.each_one_of("strategies", self.strategies, STRATEGIES)
         checks.choices(self)
@@ -260,12 +269,31 @@ class Grid:
         import keras
 
         splits = self.splits(cell.dataset)
+        if self.config.protocol == "linear":
+            pool = self.embeddings(cell.dataset, self.config.linear_embedding)["z"]
+            test = self.heldout_codes(cell.dataset, self.config.linear_embedding)["test"]
+            return linear.train_and_evaluate((pool[indices], splits.pool[1][indices]), (test, splits.test[1]),
+                                             splits.num_classes)
         x, y = splits.pool
         keras.utils.set_random_seed(cell.seed)
         return evaluate.train_and_evaluate(
             (x[indices], y[indices]), splits.val, splits.test, splits.num_classes, self.config.classifier,
             seed=cell.seed, progress=False, distribute=self.config.distribute,
         )
+
+    def heldout_codes(self, dataset: str, ae: str) -> dict[str, np.ndarray]:
+        """The representation's codes of the validation and test images, `{"val", "test"}`, cached beside it."""
+        path = self.ae_workdir(dataset, ae) / "heldout.npz"
+        if not path.exists():
+            from latens import models, train
+
+            self.embeddings(dataset, ae)  # Trains the model if needed.
+            model = models.load(train.RunFiles(self.ae_workdir(dataset, ae)).model)
+            splits = self.splits(dataset)
+            codes = {"val": model.encode(splits.val[0]), "test": model.encode(splits.test[0])}
+            fileio.write_atomically(path, lambda tmp: np.savez(tmp, **codes))
+        with np.load(path) as f:
+            return {key: f[key] for key in f.files}
 
     # -- what defines each stage ----------------------------------------------
 
@@ -341,7 +369,8 @@ class Grid:
             "seed": cell.seed,
             "selection": self.selection_config(cell),
             "ae": ae,
-            "classifier": config.classifier.to_dict(),
+            "classifier": config.classifier.to_dict() if config.protocol == "scratch" else {
+                "protocol": "linear", "embedding": config.linear_embedding, "weight_decay": linear.WEIGHT_DECAY},
             "precision": config.precision,
         }
 
@@ -349,11 +378,12 @@ class Grid:
         return self.root / "results" / cell.relative_path(".json")
 
 
-def run(config: GridConfig) -> str:
+def run(config: GridConfig, *, paper_values: bool = True) -> str:
     """Runs every cell not yet done, then writes and returns Table 1.
 
     Args:
       config: the grid.
+      paper_values: put the paper's published values beside Table 1's columns.
 
     Returns:
       Table 1 as markdown, also written to `<workdir>/table1.md`.
@@ -373,7 +403,7 @@ def run(config: GridConfig) -> str:
                 "%s n=%d %s seed=%d: test accuracy %.4f (%.0f s)",
                 cell.dataset, cell.n, cell.row, cell.seed, result["test_accuracy"], result["seconds"],
             )
-    return tables.write_table(config.workdir)
+    return tables.write_table(config.workdir, paper_values=paper_values)
 
 
 def check_same(path: pathlib.Path, stored: dict, wanted: dict) -> None:

@@ -179,6 +179,42 @@ def decode_image(path: os.PathLike, image_size: int, channels: int, fit: str = "
         # JPEG can decode at 1/2, 1/4 or 1/8 scale: much faster for big photos.
         image.draft(mode, (image_size, image_size))
         image = _to_8_bits(ImageOps.exif_transpose(image), mode)
+    return _square(image, image_size, channels, fit)
+
+
+def fit_array(x: np.ndarray, image_size: int, channels: int, fit: str = "stretch") -> np.ndarray:
+    """Images held in memory, brought to the folder command's form: uint8 `[N, S, S, channels]`.
+
+    Args:
+      x: `[N, H, W]` or `[N, H, W, 1 or 3]`, uint8, or float in [0, 1].
+      image_size: S.
+      channels: 1 or 3.
+      fit: one of `FITS`.
+
+    Returns:
+      uint8 `[N, S, S, channels]`, each image converted and resized as a file would be.
+
+    Raises:
+      InputError: not a batch of grey or colour images.
+    """
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3) or not len(x):
+        raise InputError(f"images must be [N, H, W] or [N, H, W, 1 or 3], got shape {x.shape}")
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise InputError(f"images must be uint8, or floats in [0, 1]; got {x.dtype} in [{x.min()}, {x.max()}]")
+        x = np.rint(x * 255.0).astype(np.uint8)
+    if x.shape[1:] == (image_size, image_size, channels):
+        return x
+    mode = "L" if channels == 1 else "RGB"
+    return np.stack([_square(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).convert(mode),
+                             image_size, channels, fit) for image in x])
+
+
+def _square(image: Image.Image, image_size: int, channels: int, fit: str) -> np.ndarray:
+    """The image resized to S x S by `fit`, as uint8 `[S, S, channels]`."""
     size = (image_size, image_size)
     if fit == "stretch":
         image = image.resize(size, _RESAMPLE, reducing_gap=_REDUCING_GAP)

@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 from absl import logging
-from scipy.spatial import cKDTree
 
 from latens import data, fileio, grid, models, provenance, representations, train
+from latens.sampling.neighbours import NearestNeighbours
 
 
 def knn_label_accuracy(
@@ -66,7 +66,7 @@ def knn_label_accuracy(
         raise ValueError("no codes to score")
     if not 1 <= k <= len(reference_codes):
         raise ValueError(f"k must be between 1 and the {len(reference_codes)} reference codes, got {k}")
-    _, neighbours = cKDTree(reference_codes).query(codes, k=k)
+    _, neighbours = NearestNeighbours(reference_codes).query(codes, k=k)
     votes = reference_labels[np.asarray(neighbours).reshape(len(codes), k)]
     num_labels = int(max(reference_labels.max(), labels.max())) + 1
     counts = np.zeros((len(codes), num_labels), dtype=np.int64)

@@ -22,7 +22,7 @@ import os
 import pathlib
 from typing import ClassVar
 
-from latens import checks, grid, representations, runtime
+from latens import checks, evaluate, grid, representations, runtime, tables
 
 # Representation names (`latens.representations`): pixel PCA (50 components),
 # the paper's auto-encoders at its L = 2 and at L = 16, and SimCLR (128-d).
@@ -90,3 +90,21 @@ class StudyConfig:
             distribute=self.distribute,
         )
         return grid.GridConfig(**{**settings, **changes})
+
+
+def protocol_config(config: StudyConfig, protocol: str) -> grid.GridConfig:
+    """The grid of one protocol: "linear" (on the frozen SimCLR embedding) or "scratch" (the paper's
+    classifier, stopped once converged, `evaluate.ClassifierConfig(stop="converged")`)."""
+    checks.one_of("protocol", protocol, grid.PROTOCOLS)
+    classifier = evaluate.ClassifierConfig(stop="converged", precision=config.precision)
+    return config.grid_config(protocol, protocol=protocol, classifier=classifier)
+
+
+def run(config: StudyConfig, protocol: str) -> str:
+    """Runs (or resumes) one protocol's grid of the study; returns its tables."""
+    return grid.run(protocol_config(config, protocol), paper_values=False)
+
+
+def table(config: StudyConfig, protocol: str) -> str:
+    """One protocol's tables from its saved results alone."""
+    return tables.write_table(protocol_config(config, protocol).workdir, paper_values=False)

@@ -29,13 +29,18 @@ def load_results(workdir: str | os.PathLike) -> list[dict]:
     return [json.loads(p.read_text()) for p in paths]
 
 
-def write_table(workdir: str | os.PathLike) -> str:
+def write_table(workdir: str | os.PathLike, *, paper_values: bool = True) -> str:
     """Renders Table 1 and the query summary from the results saved under `workdir`.
 
     Also writes them to `<workdir>/table1.md`.
+
+    Args:
+      workdir: a grid's workdir.
+      paper_values: put the paper's published values beside the columns
+        that have them (Table 1's grid; not a study of other settings).
     """
     results = load_results(workdir)
-    table = render_table1(results)
+    table = render_table1(results, paper_values=paper_values)
     summary = render_query_summary(results)
     if summary:
         table += "\n" + summary
@@ -90,7 +95,7 @@ def scores_by_cell(results: Sequence[dict], metric: str = "test_accuracy") -> di
     return table
 
 
-def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str:
+def render_table1(results: Sequence[dict], metric: str = "test_accuracy", *, paper_values: bool = True) -> str:
     """Table 1 in the paper's layout, as markdown: mean ± std (seeds) in percent.
 
     Each column with a published counterpart (`paper.TABLE1`) is followed by
@@ -101,6 +106,7 @@ def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str
     Args:
       results: saved cell results (`load_results`).
       metric: the score to tabulate.
+      paper_values: add the "paper" columns.
 
     Returns:
       Markdown text.
@@ -110,12 +116,14 @@ def render_table1(results: Sequence[dict], metric: str = "test_accuracy") -> str
         return "No results yet.\n"
     columns = sorted({(d, n) for d, n, _ in scores}, key=column_order)
     rows = sorted({r for _, _, r in scores}, key=row_order)
-    return "\n".join([*_means_table(scores, columns, rows, metric), "", *_paired_table(scores, columns, rows)]) + "\n"
+    means = _means_table(scores, columns, rows, metric, paper_values)
+    return "\n".join([*means, "", *_paired_table(scores, columns, rows)]) + "\n"
 
 
-def _means_table(scores: dict, columns: list, rows: list, metric: str) -> list[str]:
+def _means_table(scores: dict, columns: list, rows: list, metric: str, paper_values: bool) -> list[str]:
     """Mean ± std per cell, each published column followed by the paper's value."""
-    published = [metric == "test_accuracy" and any(key[:2] == column for key in paper.TABLE1) for column in columns]
+    published = [paper_values and metric == "test_accuracy" and any(key[:2] == column for key in paper.TABLE1)
+                 for column in columns]
     header = []
     for (dataset, n), with_paper in zip(columns, published):
         header += [_column_label(dataset, n)] + (["paper"] if with_paper else [])

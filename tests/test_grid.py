@@ -108,3 +108,19 @@ def test_a_grid_samples_any_representation_named_with_its_dimension(tmp_path, ti
         assert f["z"].shape[1] == 8 and "errors" not in f.files
     with pytest.raises(ValueError, match="unknown representation 'gan'"):
         tiny_grid_config(tmp_path, aes=("gan",))
+
+
+def test_the_linear_protocol_scores_queries_on_a_frozen_embedding(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path, aes=("pca8",), strategies=("random", "kcenter"), seeds=(0, 1),
+                              protocol="linear", linear_embedding="pca8")
+    grid.run(config)
+    results = tables.load_results(tmp_path)
+    assert len(results) == 4
+    for result in results:
+        assert result["config"]["classifier"] == {"protocol": "linear", "embedding": "pca8", "weight_decay": 1e-3}
+        assert 0.1 < result["test_accuracy"] <= 1.0 and "history" not in result
+    held_out = np.load(tmp_path / "ae" / "mnist_sample+unbalanced" / "pca8-seed0" / "heldout.npz")
+    assert held_out["test"].shape == (1000, 8) and held_out["val"].shape == (1000, 8)
+    scratch = dataclasses.replace(config, protocol="scratch")
+    with pytest.raises(ValueError, match="different config .*classifier"):
+        grid.run(scratch)

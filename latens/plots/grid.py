@@ -280,14 +280,14 @@ def _column_figures(dataset: str, n: int, by_row: dict[str, list[dict]], codes: 
     """The validation curves, class counts and query scatters of one (dataset, n) column."""
     rows = sorted(by_row, key=tables.row_order)
     label = f"{tables.dataset_label(dataset)}, n = {n}"
-    curves = {tables.row_label(r): [x["history"] for x in by_row[r]] for r in rows}
+    # The linear protocol records no validation curve.
+    curves = {tables.row_label(r): [x["history"] for x in by_row[r]] for r in rows if "history" in by_row[r][0]}
     counts = {tables.row_label(r): np.mean([x["query_class_counts"] for x in by_row[r]], axis=0) for r in rows}
-    written = [
-        save(validation_curves(curves, f"Validation accuracy while training on the query, {label}"),
-             out / f"validation_{_slug(dataset)}_n{n}.png"),
-        save(query_class_heatmap(counts, _class_names(dataset), f"Query images per class, {label}"),
-             out / f"query_classes_{_slug(dataset)}_n{n}.png"),
-    ]
+    written = [save(query_class_heatmap(counts, _class_names(dataset), f"Query images per class, {label}"),
+                    out / f"query_classes_{_slug(dataset)}_n{n}.png")]
+    if curves:
+        written.append(save(validation_curves(curves, f"Validation accuracy while training on the query, {label}"),
+                            out / f"validation_{_slug(dataset)}_n{n}.png"))
     for (codes_dataset, ae), (z, _) in sorted(codes.items()):
         if codes_dataset != dataset:
             continue

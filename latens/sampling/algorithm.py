@@ -33,9 +33,9 @@ import math
 import numpy as np
 import tqdm
 from absl import logging
-from scipy.spatial import cKDTree
 
 from latens.sampling import quotas as quotas_lib
+from latens.sampling.neighbours import NearestNeighbours
 
 # t is this quantile of the nearest-neighbour distances between codes.
 THRESHOLD_QUANTILE = 0.5
@@ -73,7 +73,7 @@ def derive_threshold(z, *, seed=0):
         return math.inf
     rng = np.random.default_rng(seed)
     sample = z if len(z) <= _THRESHOLD_SAMPLE else z[rng.choice(len(z), _THRESHOLD_SAMPLE, replace=False)]
-    distances = cKDTree(z).query(sample, k=2)[0][:, 1]
+    distances = NearestNeighbours(z).query(sample, k=2)[0][:, 1]
     distances = distances[distances > 0]
     return float(np.quantile(distances, THRESHOLD_QUANTILE)) if distances.size else math.inf
 
@@ -182,9 +182,9 @@ DISTRIBUTIONS = {"uniform": _box, "multi-normal": _normal}
 
 
 class _Unselected:
-    """A k-d tree over a cluster's unselected codes.
+    """Nearest-neighbour queries over a cluster's unselected codes.
 
-    cKDTree cannot delete, so selected codes stay in the tree and are skipped;
+    The structure cannot delete, so selected codes stay in it and are skipped;
     once half of the codes it was built on are selected it is rebuilt on the
     rest, which keeps the skipping cheap even when the quota is the whole
     cluster.
@@ -197,7 +197,7 @@ class _Unselected:
 
     def _build(self):
         self._ids = np.flatnonzero(~self._selected)
-        self._tree = cKDTree(self._points[self._ids])
+        self._tree = NearestNeighbours(self._points[self._ids])
         self._stale = 0
 
     def candidates(self, x, threshold, k):

@@ -27,9 +27,9 @@ import math
 import fastcluster
 import numpy as np
 from absl import logging
-from scipy.spatial import cKDTree
 
 from latens.sampling import validation
+from latens.sampling.neighbours import NearestNeighbours, SquaredDistances
 
 # Up to this many codes Ward runs on every code (fastcluster takes ~0.3 s at
 # N = 10,000 and grows as N^2); above it, on micro-clusters.
@@ -316,9 +316,9 @@ def _kmeans_plusplus(z, k, rng):
     code coincides with a chosen centroid."""
     chosen = [int(rng.integers(len(z)))]
     closest = np.full(len(z), np.inf)
+    distances = SquaredDistances(z)
     for _ in range(k - 1):
-        diff = z - z[chosen[-1]]
-        np.minimum(closest, np.einsum("ij,ij->i", diff, diff), out=closest)
+        np.minimum(closest, distances(chosen[-1]), out=closest)
         cumulative = np.cumsum(closest)
         if cumulative[-1] <= 0:
             break
@@ -330,7 +330,7 @@ def _kmeans_plusplus(z, k, rng):
 
 
 def _nearest(centroids, z):
-    return cKDTree(centroids).query(z)[1]
+    return NearestNeighbours(centroids).query(z)[1]
 
 
 def _means(z, labels, k):

@@ -20,11 +20,11 @@ import numpy as np
 import tqdm
 from absl import logging
 from scipy import sparse
-from scipy.spatial import cKDTree
 
 from latens.sampling import clustering
 from latens.sampling import quotas as quotas_lib
 from latens.sampling import validation
+from latens.sampling.neighbours import NearestNeighbours, SquaredDistances
 
 # ProbCover's ball-purity target alpha (Yehuda et al. 2022 use 0.95).
 PURITY = 0.95
@@ -71,16 +71,17 @@ def farthest_first(z, n, start):
         int64 array `[n]`: `start`, then the new picks in order.
     """
     picks = [int(i) for i in start]
+    distances = SquaredDistances(z)
     closest = np.full(len(z), np.inf)
     for i in picks:
-        np.minimum(closest, _squared_distances(z, z[i]), out=closest)
+        np.minimum(closest, distances(i), out=closest)
     # A picked code must never win again, even when every distance is zero.
     closest[picks] = -np.inf
     for _ in tqdm.trange(n - len(picks), desc="farthest-first", unit="code", disable=None,
                          delay=1.0, leave=False):
         i = int(np.argmax(closest))
         picks.append(i)
-        np.minimum(closest, _squared_distances(z, z[i]), out=closest)
+        np.minimum(closest, distances(i), out=closest)
         closest[i] = -np.inf
     return np.asarray(picks, dtype=np.int64)
 
@@ -111,7 +112,7 @@ def typiclust(z, n, *, seed, n_neighbors=TYPICALITY_NEIGHBOURS):
     for members in _groups_by_decreasing_size(labels, sizes):
         k = min(n_neighbors, len(members) - 1)
         if k:
-            distances = cKDTree(z[members]).query(z[members], k=k + 1)[0]
+            distances = NearestNeighbours(z[members]).query(z[members], k=k + 1)[0]
             # Column 0 is a zero distance (the code itself or a duplicate).
             atypicality = distances[:, 1:].mean(axis=1)
             members = members[np.argsort(atypicality, kind="stable")]
@@ -230,7 +231,7 @@ def _purity_radius(z, labels, purity, rng):
     for c in range(labels.max() + 1):
         outside = labels[queries] != c
         if outside.any():
-            distances = cKDTree(z[labels == c]).query(z[queries[outside]])[0]
+            distances = NearestNeighbours(z[labels == c]).query(z[queries[outside]])[0]
             to_other[outside] = np.minimum(to_other[outside], distances)
     # An order statistic, not an interpolation: infinite distances (a single
     # cluster) must not turn into NaN.
@@ -244,7 +245,7 @@ def _coverage_sample(z, delta, rng):
     """Indices of the codes the coverage graph is built on (all, if it fits)."""
     order = rng.permutation(len(z))
     population = z[order[:_PILOT_POPULATION]]
-    in_ball = cKDTree(population).query_ball_point(population[:_PILOT_SAMPLE], delta,
+    in_ball = NearestNeighbours(population).query_ball_point(population[:_PILOT_SAMPLE], delta,
                                                     return_length=True)
     # A subsample of `size` codes has about size^2 * fraction / 2 edges.
     fraction = in_ball.mean() / len(population)
@@ -262,7 +263,7 @@ def _greedy_cover(points, delta, n):
         int64 array of at most n distinct indices into `points`, in the order
         picked; fewer when every point is covered sooner.
     """
-    pairs = cKDTree(points).query_pairs(delta, output_type="ndarray")
+    pairs = NearestNeighbours(points).query_pairs(delta)
     # Symmetric neighbour lists in CSR form; every point covers itself.
     everyone = np.arange(len(points))
     heads = np.concatenate([pairs[:, 0], pairs[:, 1], everyone])

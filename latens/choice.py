@@ -1,0 +1,330 @@
+"""Choosing which images to label first, from images held in memory: the one code path of the tool.
+
+`latens-select` (`latens.folder`, images read from a folder) and
+`latens.choose` (images in a NumPy array or a `tf.data.Dataset`) both call
+`embed_and_select`: it trains the representation on the images (or reuses a
+model trained on the same pixels with the same options), clusters its codes
+and selects `config.n` with the configured strategy. They share
+`FolderConfig` (the options, their defaults and their checks), the checks of
+counts and memory, and the caching: a model lives in a `latens.train`
+workdir named by the images' digest and the options.
+
+    import latens
+    order = latens.choose(images, n=100)      # indices, the first to label first
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import tempfile
+from typing import ClassVar
+
+import numpy as np
+from absl import logging
+
+from latens import checks, data, images, representations, runtime, sampling, train
+from latens.checks import InputError
+from latens.models import layers, simclr, tsne
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderConfig:
+    """The options of a choice; every field is a flag of `latens-select` and an option of `latens.choose`.
+
+    The defaults suit a CPU and a folder without labels:
+      * `typiclust` (Hacohen et al. 2022) was designed for the first labels
+        of an unlabeled set: one typical image from each of n clusters,
+        largest first, so that a person who labels only the first k gets k
+        typical images of k different groups.
+      * `cae`: the paper's plain auto-encoder, the cheapest to train.
+      * 32 x 32 pixels, half the paper's widths, 20 epochs: small enough to
+        train on thousands of images on a 2-core CPU in minutes; on a GPU
+        or TPU, raise `image_size` and set `width=1`.
+
+    Attributes:
+      n: number of images to choose.
+      strategy: query strategy (`latens.sampling.STRATEGIES`).
+      ae: representation kind: an auto-encoder (cae, vae, tsne), the
+        contrastive encoder (simclr) or pixel PCA (pca).
+      latent_dim: size L of a code; none: the kind's default (2 for the
+        auto-encoders, 128 for simclr, 50 for pca).
+      image_size: images are resized to this square side, a multiple of 4
+        (the conv stack pools twice).
+      channels: 1 (grey) or 3 (colour).
+      fit: how images become square: stretch (keep all content), crop
+        (centre), pad (black borders).
+      width: multiplier of the network's widths, which keeps its layers
+        and their order: 1 is the paper's auto-encoder, or simclr's own
+        default network (pca has none).
+      kernel_initializer: initializer of the networks' ReLU layers; none:
+        the kind's default (Keras' glorot_uniform for the auto-encoders,
+        he_uniform for simclr; see `latens.models.layers`).
+      epochs: training passes over the images.
+      batch_size: images per training step (at most the number of
+        images); none: the kind's default (64, and 256 for simclr).
+      seed: seed of initialisation, training and selection.
+      precision: dtype policy; auto: bfloat16 on TPUs and AMX CPUs, float16
+        on GPUs, float32 otherwise.
+      distribute: default: one device; mirrored: all local GPUs; tpu: a
+        Colab or Cloud TPU.
+      follow_links: read the images that symbolic links lead to (files and
+        folders, also outside --images, each real folder once); false skips
+        every link, listing it in skipped.csv.
+    """
+
+    CHOICES: ClassVar[dict] = {
+        "strategy": tuple(sampling.STRATEGIES),
+        "ae": representations.KINDS,
+        "fit": images.FITS,
+        "kernel_initializer": (None, *layers.INITIALIZERS),
+        "precision": runtime.PRECISIONS,
+        "distribute": runtime.DISTRIBUTIONS,
+    }
+
+    n: int = 100
+    strategy: str = "typiclust"
+    ae: str = "cae"
+    latent_dim: int | None = None
+    image_size: int = 32
+    channels: int = 3
+    fit: str = "stretch"
+    width: float = 0.5
+    kernel_initializer: str | None = None
+    epochs: int = 20
+    batch_size: int | None = None
+    seed: int = 0
+    precision: str = "auto"
+    distribute: str = "default"
+    follow_links: bool = True
+
+    def __post_init__(self):
+        checks.choices(self, error=InputError)
+        for name in ("n", "latent_dim", "epochs", "batch_size"):
+            if getattr(self, name) is not None:
+                checks.at_least(name, getattr(self, name), 1, error=InputError)
+        if self.image_size < 4 or self.image_size % 4:
+            raise InputError(f"image_size must be a positive multiple of 4, got {self.image_size}")
+        if self.channels not in (1, 3):
+            raise InputError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
+        checks.positive("width", self.width, error=InputError)
+        checks.at_least("seed", self.seed, 0, error=InputError)
+        if self.ae == "tsne" and self.batch <= tsne.PERPLEXITY + 1:
+            raise InputError(f"--ae=tsne needs --batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
+                             f"{tsne.PERPLEXITY:g}, plus one), got {self.batch}")
+
+    @property
+    def batch(self) -> int:
+        """Images per training step, the kind's default resolved."""
+        return self.batch_size or representations.batch_size(self.ae)
+
+    def model_options(self) -> dict:
+        """The options of the representation model's constructor that these options set."""
+        if self.ae == "pca":
+            return {}
+        if self.ae == "simclr":
+            return {"filters": tuple(max(1, round(units * self.width)) for units in simclr.FILTERS),
+                    "kernel_initializer": self.kernel_initializer or simclr.KERNEL_INITIALIZER}
+        return {**layers.scaled_widths(self.width),
+                "kernel_initializer": self.kernel_initializer or layers.KERNEL_INITIALIZER}
+
+
+@dataclasses.dataclass
+class Choice:
+    """What `embed_and_select` chose, and what it chose in.
+
+    Attributes:
+      run: the representation's `latens.train` workdir files.
+      z: codes of every image `[N, L]`.
+      errors: reconstruction errors `[N]` (auto-encoders only, else None).
+      clusters: the Ward cluster of every code `[N]`.
+      query: the chosen indices `[n]`, in the order to label them.
+    """
+
+    run: train.RunFiles
+    z: np.ndarray
+    errors: np.ndarray | None
+    clusters: np.ndarray
+    query: np.ndarray
+
+
+def embed_and_select(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name: str,
+                     retrain: bool = False, progress: bool = False, bar=None) -> Choice:
+    """Trains (or reuses) the representation on the images, then chooses `config.n` of them.
+
+    Args:
+      x: uint8 images `[N, S, S, C]`.
+      config: the options.
+      model_dir: the representation's workdir (reused while images and options match).
+      name: the images' name in the training config (e.g. `folder:<digest>`).
+      retrain: train anew even when the model there fits.
+      progress: show the training's progress bar.
+      bar: a progress bar to advance after clustering and after selecting.
+
+    Returns:
+      The `Choice`.
+    """
+    run = _train(x, config, model_dir, name=name, retrain=retrain, progress=progress)
+    with np.load(run.embeddings) as embeddings:  # Only auto-encoders have errors.
+        z, errors = embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
+    clusters = sampling.cluster(z, seed=config.seed, n=config.n)
+    if bar is not None:
+        bar.update()
+    options = {"clusters": clusters} if "clusters" in sampling.STRATEGIES[config.strategy].options else {}
+    query = sampling.select(config.strategy, z, config.n, seed=config.seed, errors=errors, **options)
+    if bar is not None:
+        bar.update()
+    return Choice(run, z, errors, clusters, query)
+
+
+def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.PathLike | None = None,
+           retrain: bool = False, progress: bool = False, **options) -> np.ndarray:
+    """Chooses which n images to label first, for images held in memory.
+
+    Args:
+      images_or_dataset: uint8 images (or floats in [0, 1]) `[N, H, W]` or
+        `[N, H, W, 1 or 3]`, or a `tf.data.Dataset` of such images (single
+        images or batches; `(image, label)` elements use the images).
+      n: how many to choose.
+      seed: seed of training and selection.
+      cache_dir: a folder to keep the trained model in, so that a second call
+        with the same images and options reuses it; None trains in a
+        temporary folder, removed afterwards.
+      retrain: train anew even when `cache_dir` holds a model that fits.
+      progress: show progress bars.
+      **options: `FolderConfig` fields (`strategy`, `ae`, `epochs`,
+        `image_size`, `channels`, ...), with the same defaults as latens-select.
+
+    Returns:
+      int64 `[n]`: indices into the images, in the order to label them.
+
+    Raises:
+      InputError: bad options or images, too few images for n, or a model
+        too big for this machine's memory.
+    """
+    config = FolderConfig(n=n, seed=seed, **options)
+    check_memory(config)
+    x = images.fit_array(_as_array(images_or_dataset), config.image_size, config.channels, config.fit)
+    check_count(len(x), "in the array", config, readable=True)
+    digest = _digest(x)
+    with tempfile.TemporaryDirectory(prefix="latens-") as scratch:
+        model_dir = pathlib.Path(cache_dir or scratch) / digest
+        return embed_and_select(x, config, model_dir, name=f"array:{digest}", retrain=retrain,
+                                progress=progress).query
+
+
+def check_memory(config: FolderConfig) -> None:
+    """`InputError` when training a model of these options needs more memory than the machine has."""
+    shape = (config.image_size, config.image_size, config.channels)
+    # The auto-encoder's count bounds the other kinds' too (they have no decoder).
+    weights, needed = layers.training_footprint(shape, config.latent_dim or 2, batch_size=config.batch,
+                                                **layers.scaled_widths(config.width))
+    available = _memory_bytes()
+    if available and needed > available:
+        raise InputError(
+            f"training at image_size {config.image_size} and width {config.width:g} needs about "
+            f"{needed / 2**30:.1f} GiB ({weights:,} weights), more than the {available / 2**30:.1f} GiB of "
+            "memory this machine has free; lower --image_size, --width or --batch_size"
+        )
+
+
+def _memory_bytes() -> int | None:
+    """The memory available to a new allocation (Linux's MemAvailable, else the physical memory), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _memory_bytes() -> int | None:
+    """The memory available to a new allocation (Linux's MemAvailable, else the physical memory), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, others: int = 0,
+                readable: bool = False) -> None:
+    """`InputError` when `count` image files are too few for the t-SNE batch, or readable images for n too.
+
+    Args:
+      count: how many.
+      where: where they are, as a phrase (`under /data/images`, `in the array`).
+      config: the options.
+      others: files that are not images, for the message.
+      readable: `count` is of images read, not of files found.
+    """
+    what = "readable images" if readable else "image files"
+    if not count:
+        raise InputError(f"no image files {where} (looked for {', '.join(images.IMAGE_EXTENSIONS)}, "
+                         f"in any case; {others} other files)")
+    if readable and count < config.n:
+        raise InputError(f"only {count} {what} {where}, fewer than n = {config.n}")
+    needed = tsne.PERPLEXITY + 1
+    if config.ae == "tsne" and min(count, config.batch) <= needed:
+        raise InputError(
+            f"--ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
+            f"needs batches of more than {needed:g} images; there are {count} {what} {where} and --batch_size is "
+            f"{config.batch}: use another --ae, or more images"
+        )
+
+
+def _train(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,
+           progress: bool) -> train.RunFiles:
+    """Trains the representation model on the images, or reuses the model that fits."""
+    run = train.TrainConfig(
+        ae=config.ae,
+        dataset=name,
+        latent_dim=config.latent_dim,
+        epochs=config.epochs,
+        batch_size=min(config.batch, len(x)),
+        seed=config.seed,
+        precision=config.precision,
+        distribute=config.distribute,
+        model_options=config.model_options(),
+    )
+    files = train.RunFiles(model_dir)
+    changed = files.config.exists() and json.loads(files.config.read_text()) != json.loads(run.to_json())
+    if changed:
+        logging.info("The images or training options changed since the model in %s was trained; "
+                     "training a new one.", model_dir)
+    elif files.done.exists() and not retrain:
+        logging.info("Reusing the model trained in %s (--retrain trains a new one).", model_dir)
+    nothing = np.zeros((0, *x.shape[1:]), np.uint8)
+    splits = data.Splits(run.dataset, (x, None), (nothing, None), (nothing, None), ())
+    return train.train(run, model_dir, overwrite=retrain or changed, splits=splits,
+                       verbose="auto" if progress else 0)
+
+
+def _as_array(images_or_dataset) -> np.ndarray:
+    """The images of an array, or of a `tf.data.Dataset` of single images or of batches, as one array."""
+    if not hasattr(images_or_dataset, "as_numpy_iterator"):
+        return np.asarray(images_or_dataset)
+    elements = [element[0] if isinstance(element, tuple) else element
+                for element in images_or_dataset.as_numpy_iterator()]
+    if not elements:
+        raise InputError("the dataset holds no images")
+    batched = elements[0].ndim == 4 or (elements[0].ndim == 3 and elements[0].shape[-1] not in (1, 3))
+    return np.concatenate(elements) if batched else np.stack(elements)
+
+
+def _digest(x: np.ndarray) -> str:
+    return hashlib.sha256(str(x.shape).encode() + np.ascontiguousarray(x).tobytes()).hexdigest()[:16]

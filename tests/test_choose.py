@@ -1,0 +1,47 @@
+"""latens.choose: the in-memory API shares the folder command's options, checks and caching."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import latens
+from latens import data
+from latens.checks import InputError
+
+TINY = {"image_size": 16, "channels": 1, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 32}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("mnist_sample").pool[0][:96]
+
+
+def test_choose_returns_n_distinct_indices_seeded_and_reuses_a_cached_model(digits, tmp_path):
+    first = latens.choose(digits, 12, cache_dir=tmp_path, **TINY)
+    assert first.dtype == np.int64 and len(set(first.tolist())) == 12 and first.max() < len(digits)
+    (model,) = tmp_path.glob("*/model.keras")
+    stamp = model.stat().st_mtime_ns
+    again = latens.choose(digits, 12, cache_dir=tmp_path, **TINY)
+    np.testing.assert_array_equal(again, first)
+    assert model.stat().st_mtime_ns == stamp  # Reused, not trained again.
+    kcenter = latens.choose(digits, 12, cache_dir=tmp_path, strategy="kcenter", **TINY)
+    assert model.stat().st_mtime_ns == stamp and not np.array_equal(kcenter, first)
+
+
+def test_a_dataset_and_float_images_choose_as_the_array_does(digits, tmp_path):
+    expected = latens.choose(digits, 8, cache_dir=tmp_path, **TINY)
+    dataset = tf.data.Dataset.from_tensor_slices((digits, np.zeros(len(digits)))).batch(10)
+    np.testing.assert_array_equal(latens.choose(dataset, 8, cache_dir=tmp_path, **TINY), expected)
+    floats = digits[..., 0].astype(np.float32) / 255.0
+    assert len(latens.choose(floats, 8, cache_dir=tmp_path, **TINY)) == 8
+
+
+@pytest.mark.parametrize("images, options, message", [
+    (np.zeros((5, 16, 16, 2), np.uint8), {}, r"images must be \[N, H, W\] or \[N, H, W, 1 or 3\]"),
+    (np.full((40, 16, 16), 2.0), {}, r"images must be uint8, or floats in \[0, 1\]"),
+    (np.zeros((5, 16, 16), np.uint8), {}, "only 5 readable images in the array, fewer than n = 8"),
+    (np.zeros((40, 16, 16), np.uint8), {"strategy": "best"}, "unknown strategy 'best'"),
+])
+def test_bad_input_is_refused_with_the_commands_messages(images, options, message):
+    with pytest.raises(InputError, match=message):
+        latens.choose(images, 8, **{**TINY, **options})
