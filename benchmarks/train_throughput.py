@@ -1,6 +1,7 @@
-"""Training throughput of the three auto-encoders, beside the machine's matmul rate.
+"""Training throughput of the three auto-encoders and the contrastive encoder, beside the machine's matmul rate.
 
-Every auto-encoder at the paper's size (28x28x1, L = 2) trains on real MNIST
+Every auto-encoder at the paper's size (28x28x1, L = 2), and SimCLR at its
+defaults (two 28x28 views of each image), trains on real MNIST
 (`mnist_sample`) at batch 64 through `Model.fit`, in float32 and
 mixed_bfloat16 (and mixed_float16 when a GPU is present), with Keras's
 default compilation (no XLA on a CPU-only machine). A plain Keras CAE built
@@ -34,7 +35,7 @@ from latens.models import layers
 
 REFERENCE = "keras-cae"
 
-_MODELS = flags.DEFINE_list("models", ["cae", "vae", "tsne"], "Auto-encoders to time.")
+_MODELS = flags.DEFINE_list("models", ["cae", "vae", "tsne", "simclr"], "Representations to time (trained kinds).")
 _PRECISIONS = flags.DEFINE_list(
     "precisions", None,
     "Dtype policies; default float32 and mixed_bfloat16, plus mixed_float16 on a GPU.",
@@ -67,7 +68,7 @@ def forward_flops(model: keras.Model) -> int:
 def build(name: str, jit_compile: bool) -> keras.Model:
     """An auto-encoder, or the plain Keras reference CAE, compiled."""
     if name != REFERENCE:
-        model = models.build_autoencoder(name)
+        model = models.build_representation(name)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
         return model
     images = keras.Input((28, 28, 1))
@@ -134,7 +135,8 @@ def main(argv):
         best[config] = batch / step
         # A configuration slower than `--seconds` a step keeps this measurement.
         steps[config] = int(_SECONDS.value / step)
-        flops[config] = 3 * forward_flops(model)
+        # SimCLR trains on two views of every image.
+        flops[config] = 3 * forward_flops(model) * (2 if name == "simclr" else 1)
         print(f"warmed up {name} {precision} xla={jit}: {step * 1e3:.0f} ms/step", flush=True)
 
     for _ in range(_ROUNDS.value):

@@ -108,7 +108,7 @@ class GridConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     ae_error_ae: str = "cae"
     ae_epochs: int = 10
-    simclr_epochs: int = 15
+    simclr_epochs: int = 20
     ae_seed: int = 0
     ae_options: dict = dataclasses.field(default_factory=dict)
     ae_width: float = 1.0

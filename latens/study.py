@@ -27,7 +27,7 @@ from latens import checks, evaluate, grid, representations, runtime, tables
 # Representation names (`latens.representations`): pixel PCA (50 components),
 # the paper's auto-encoders at its L = 2 and at L = 16, and SimCLR (128-d).
 REPRESENTATIONS = ("pca", "cae", "vae", "tsne", "cae16", "vae16", "tsne16", "simclr")
-RULES = ("random", "typiclust", "probcover", "kcenter", "cluster-medoid", "multi-normal-cluster")
+RULES = ("random", "typiclust", "probcover", "kcenter", "cluster-medoid", "balanced-medoid", "multi-normal-cluster")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,7 @@ class StudyConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     ae_epochs: int = 3
     ae_width: float = 0.5
-    simclr_epochs: int = 15
+    simclr_epochs: int = grid.GridConfig.simclr_epochs
     precision: str = "auto"
     distribute: str = "default"
 

@@ -127,7 +127,7 @@ def test_a_run_killed_at_a_backup_resumes_to_the_same_query(uninterrupted, tmp_p
 def test_a_second_run_on_a_busy_folder_stops_at_once_naming_the_first(uninterrupted, tmp_path):
     root, _ = uninterrupted
     flags = [f"--images={root / 'images'}", f"--out={tmp_path / 'out'}", *KILL_FLAGS]
-    sleeper = "import sys, time\nfrom latens import cli, folder\nfolder._train = lambda *a, **k: time.sleep(120)\n" \
+    sleeper = "import sys, time\nfrom latens import choice, cli\nchoice._train = lambda *a, **k: time.sleep(120)\n" \
               "sys.argv = ['latens-select', *sys.argv[1:]]\ncli.run()\n"
     first = subprocess.Popen([sys.executable, "-c", sleeper, *flags], stderr=subprocess.PIPE, text=True)
     try:

@@ -15,8 +15,8 @@ from latens.sampling import synthetic
 
 PAPER = ("random", "ae-error", "uniform", "multi-normal", "uniform-cluster",
          "multi-normal-cluster")
-BEYOND = ("kcenter", "typiclust", "probcover", "cluster-medoid")
-CLUSTER_STRATEGIES = ("uniform-cluster", "multi-normal-cluster", "cluster-medoid")
+BEYOND = ("kcenter", "typiclust", "probcover", "cluster-medoid", "balanced-medoid")
+CLUSTER_STRATEGIES = ("uniform-cluster", "multi-normal-cluster", "cluster-medoid", "balanced-medoid")
 STOCHASTIC = ("random", "uniform", "multi-normal", "uniform-cluster", "multi-normal-cluster")
 
 
@@ -114,6 +114,12 @@ def test_cluster_quotas_follow_cluster_sizes():
     z, blob = unequal_blobs()
     chosen = np.bincount(blob[sampling.select("uniform-cluster", z, 100, seed=0)], minlength=10)
     np.testing.assert_array_equal(chosen, sampling.cluster_quotas(np.bincount(blob), 100))
+
+
+def test_balanced_medoid_gives_every_cluster_the_same_share_as_far_as_sizes_allow():
+    z, blob = unequal_blobs()
+    chosen = np.bincount(blob[sampling.select("balanced-medoid", z, 100, seed=0)], minlength=10)
+    np.testing.assert_array_equal(chosen, [12, 12, 12, 11, 11, 11, 11, 11, 6, 3])
 
 
 def test_given_clusters_of_size_one():

@@ -56,6 +56,31 @@ def test_cluster_quotas_sum_to_n_and_fit_with_clusters_of_size_one():
             assert (q >= 1).all()
 
 
+@pytest.mark.parametrize(
+    "sizes, n, expected",
+    [
+        ([600, 300, 100], 10, [4, 3, 3]),  # 3 each, the leftover unit to the largest.
+        ([600, 2, 100], 12, [5, 2, 5]),  # 4 each; what the full cluster cannot take goes round the others.
+        ([10, 30, 20], 2, [0, 1, 1]),  # n < k: the largest clusters, as cluster_quotas.
+        ([5, 5], 10, [5, 5]),
+    ],
+)
+def test_equal_quotas(sizes, n, expected):
+    np.testing.assert_array_equal(quotas.equal_quotas(sizes, n), expected)
+
+
+def test_equal_quotas_sum_to_n_and_are_as_even_as_sizes_allow():
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        sizes = rng.integers(1, 30, rng.integers(1, 8))
+        n = int(rng.integers(0, sizes.sum() + 1))
+        q = quotas.equal_quotas(sizes, n)
+        assert q.sum() == n and (q >= 0).all() and (q <= sizes).all()
+        not_full = q[q < sizes]
+        if not_full.size:
+            assert q.max() - not_full.min() <= 1
+
+
 def test_cluster_quotas_reject_impossible_requests():
     with pytest.raises(ValueError, match="between 0 and the number of codes 5"):
         quotas.cluster_quotas([2, 3], 6)

@@ -10,7 +10,9 @@ same latent codes as Algorithm 1:
   on a Budget: Opposite Strategies Suit High and Low Budgets").
 * `probcover`: ProbCover (Yehuda, Dekel, Hacohen & Weinshall 2022, "Active
   Learning Through a Covering Lens").
-* `cluster_medoid`: the medoids of k-means sub-clusters of each Ward cluster.
+* `cluster_medoid`: the medoids of k-means sub-clusters of each Ward cluster,
+  quotas in proportion to the clusters' sizes; `balanced_medoid`: the same
+  with equal quotas (latens' own, for unbalanced pools).
 
 Only `kcenter` is fully deterministic; the others depend on `seed` through
 k-means seeding and subsamples, and are deterministic for a given seed.
@@ -170,7 +172,7 @@ def probcover(z, n, *, seed, delta=None, purity=PURITY, n_clusters=None, cluster
 
 
 def cluster_medoid(z, n, *, seed, n_clusters=None, clusters=None):
-    """Per-cluster medoids: representative codes of every Ward cluster.
+    """Per-cluster medoids: representative codes of every Ward cluster, quotas by cluster size.
 
     Each Ward cluster gets a quota (`quotas.cluster_quotas`: at least one
     code each when n >= the number of clusters, the rest by size). A cluster
@@ -192,9 +194,36 @@ def cluster_medoid(z, n, *, seed, n_clusters=None, clusters=None):
         int64 array `[n]` of distinct indices: clusters interleaved
         round-robin, largest cluster first in each round.
     """
+    return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.cluster_quotas)
+
+
+def balanced_medoid(z, n, *, seed, n_clusters=None, clusters=None):
+    """Per-cluster medoids with equal quotas: rare groups get the share of common ones.
+
+    As `cluster_medoid`, but every Ward cluster gets the same quota
+    (`quotas.equal_quotas`), capped at its size, instead of one in proportion
+    to it. A pool that holds some kinds of image far more often than others
+    (unbalanced MNIST) then does not pass its imbalance on to the query: each
+    group of similar images, common or rare, is labelled about as often. The
+    reason for the rule is that imbalance; it is latens' own.
+
+    Args:
+        z: float64 array `[N, L]`.
+        n: number of codes, 1..N.
+        seed: seed of the clustering and the k-means.
+        n_clusters: number of Ward clusters (None: automatic).
+        clusters: integer labels `[N]` to use instead of clustering.
+
+    Returns:
+        int64 array `[n]` of distinct indices, clusters interleaved round-robin.
+    """
+    return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.equal_quotas)
+
+
+def _medoids(z, n, *, seed, n_clusters, clusters, allocate):
     labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
     sizes = np.bincount(labels)
-    quotas = quotas_lib.cluster_quotas(sizes, n)
+    quotas = allocate(sizes, n)
     groups = []
     for c, members in enumerate(_groups_by_decreasing_size(labels, sizes)):
         quota = quotas[labels[members[0]]]

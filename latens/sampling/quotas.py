@@ -77,3 +77,39 @@ def interleave(groups):
     rank = np.concatenate([np.arange(len(group)) for group in groups])
     position = np.repeat(np.arange(len(groups)), [len(group) for group in groups])
     return np.concatenate(groups)[np.lexsort((position, rank))]
+
+
+def equal_quotas(sizes, n):
+    """Splits n queries over clusters as evenly as their sizes allow.
+
+    Rule: with n < k clusters, the n largest get one each (as
+    `cluster_quotas`). Otherwise every cluster gets floor(n / k), capped at
+    its size; what is left (the remainder, and what full clusters could not
+    take) goes round the clusters with room one at a time, largest first,
+    until all n are placed.
+
+    Args:
+        sizes: positive integer array-like `[k]`.
+        n: total number of queries, 0 <= n <= sum(sizes).
+
+    Returns:
+        int64 array `[k]`: quotas summing to exactly n, each at most its
+        cluster's size, and any two differing by at most one unless the
+        smaller is its cluster's size.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
+        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts; got {sizes}.")
+    if not 0 <= n <= sizes.sum():
+        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}; got {n}.")
+    if n < len(sizes):
+        return cluster_quotas(sizes, n)
+    quotas = np.minimum(sizes, n // len(sizes))
+    by_size = np.lexsort((np.arange(len(sizes)), -sizes))
+    remaining = n - quotas.sum()
+    # Each round gives one more to every cluster with room, largest first.
+    while remaining:
+        open_ = by_size[quotas[by_size] < sizes[by_size]][:remaining]
+        quotas[open_] += 1
+        remaining -= len(open_)
+    return quotas

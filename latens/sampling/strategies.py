@@ -4,8 +4,8 @@ The paper's strategies (section 3.2): `random`, `ae-error`, `uniform`,
 `multi-normal`, `uniform-cluster` and `multi-normal-cluster`, the last four
 through Algorithm 1 (`latens.sampling.algorithm`). Beyond the paper, on the
 same codes: `kcenter` (Sener & Savarese 2018), `typiclust` (Hacohen et al.
-2022), `probcover` (Yehuda et al. 2022) and `cluster-medoid`
-(`latens.sampling.deterministic`).
+2022), `probcover` (Yehuda et al. 2022), `cluster-medoid` and
+`balanced-medoid` (`latens.sampling.deterministic`).
 
 Every strategy is called as `strategy(z, n, *, seed=0, errors=None,
 **options)`, checks its input, and returns an int64 array of exactly n
@@ -148,6 +148,7 @@ _register("kcenter")(deterministic.kcenter)
 _register("typiclust")(deterministic.typiclust)
 _register("probcover")(deterministic.probcover)
 _register("cluster-medoid")(deterministic.cluster_medoid)
+_register("balanced-medoid")(deterministic.balanced_medoid)
 
 
 def _algorithm1(z, n, distribution, *, seed, threshold, hit, per_cluster=False, n_clusters=None,
