@@ -2,7 +2,7 @@
 
 `latens.train` switches on `tf.config.experimental.enable_op_determinism`
 and feeds epochs whose order depends on (seed, epoch) alone
-(`latens.data.make_epoch_batches`), so that a killed and resumed run ends
+(`latens.pipelines.make_epoch_batches`), so that a killed and resumed run ends
 where an uninterrupted one does. This times `Model.fit` on the paper-size
 auto-encoders (28x28x1, L = 2, batch 64, float32, `mnist_sample`) both ways,
 each measurement in its own process (the switch is process-wide and cannot
@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 from absl import app, flags
 
-from latens import data, models
+from latens import data, models, pipelines
 
 _MODELS = flags.DEFINE_list("models", ["cae", "vae", "tsne"], "Auto-encoders to time.")
 _SECONDS = flags.DEFINE_float("seconds", 8.0, "Training time per configuration and round.")
@@ -35,7 +35,7 @@ def images_per_second(name: str, x, seconds: float) -> float:
     keras.utils.set_random_seed(0)
     model = models.build_autoencoder(name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    batches = data.make_epoch_batches(x, batch_size=_BATCH_SIZE, seed=0)
+    batches = pipelines.make_epoch_batches(x, batch_size=_BATCH_SIZE, seed=0)
     model.fit(batches, steps_per_epoch=2, epochs=1, verbose=0)  # Traces the step.
     steps = 10
     while True:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from latens import data, models, runtime
+from latens import data, models, pipelines, runtime
 from latens.models import layers
 
 REFERENCE = "keras-cae"
@@ -120,7 +120,7 @@ def main(argv):
 
     x = data.load("mnist_sample").pool[0]
     batch = _BATCH_SIZE.value
-    dataset = data.make_dataset(x, batch_size=batch, shuffle=True, drop_remainder=True, repeat=True)
+    dataset = pipelines.make_dataset(x, batch_size=batch, shuffle=True, drop_remainder=True, repeat=True)
     pairs = dataset.map(lambda images: (images, images))
     load_before = os.getloadavg()
 

@@ -246,21 +246,6 @@ def _memory_bytes() -> int | None:
         return None
 
 
-def _memory_bytes() -> int | None:
-    """The memory available to a new allocation (Linux's MemAvailable, else the physical memory), or None."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, others: int = 0,
                 readable: bool = False) -> None:
     """`InputError` when `count` image files are too few for the t-SNE batch, or readable images for n too.

@@ -1,9 +1,9 @@
-"""Image sources, the paper's splits, unbalanced MNIST and tf.data pipelines.
+"""Image sources and the paper's splits; `unbalance` (from `latens.unbalanced`) for the unbalanced pool.
 
 Everything downstream sees the same thing: `load(name)` returns a `Splits`
 whose `pool`, `val` and `test` are `(x, y)` pairs, `x` uint8 `[N, 28, 28, 1]`
-and `y` int64 `[N]`. Images stay uint8 until `make_dataset` turns them into
-float32 batches in [0, 1].
+and `y` int64 `[N]`. Images stay uint8 until `latens.pipelines` turns them
+into float32 batches in [0, 1].
 
 Sources, by `name` and `data_dir`:
   * `data_dir` naming a folder of the four IDX files (gzip or raw): read with
@@ -34,16 +34,13 @@ import socket
 import urllib.parse
 
 import numpy as np
-import scipy.ndimage
 
 from latens import checks, fileio, idx
+from latens.unbalanced import unbalance, unbalanced_shift
 
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample")
 POOL_SIZE = 50_000
 VAL_SIZE = 10_000
-# Paper section 4: each even digit gains, each odd digit loses, 2,000 of the
-# 50,000 pool images. Smaller pools get the same proportion.
-PAPER_SHIFT = 2_000
 
 _IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -315,217 +312,3 @@ def write_sample(data_dir: str | os.PathLike, out_path: str | os.PathLike) -> di
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, out_path)
     return {split: len(arrays[f"{split}_y"]) for split in _SAMPLE_SLICES}
-
-
-def unbalanced_shift(pool_size: int) -> int:
-    """The paper's per-class shift (2,000 of 50,000) scaled to a pool's size."""
-    return int(round(PAPER_SHIFT * pool_size / POOL_SIZE))
-
-
-def unbalance(
-    x: np.ndarray, y: np.ndarray, shift: int = PAPER_SHIFT, seed: int = 0
-) -> Pair:
-    """Builds the paper's unbalanced variant of a pool (section 4).
-
-    Every even class gains `shift` images and every odd class loses `shift`,
-    so with as many even as odd classes the size is unchanged. See
-    `unbalance_with_sources` for the details; this returns only `(x, y)`.
-
-    Args:
-      x: uint8 images `[N, H, W, C]`.
-      y: int labels `[N]`.
-      shift: images added to each even class and removed from each odd class.
-      seed: seed of every random choice.
-
-    Returns:
-      `(x, y)` of the unbalanced pool.
-    """
-    x_new, y_new, _ = unbalance_with_sources(x, y, shift, seed)
-    return x_new, y_new
-
-
-def unbalance_with_sources(
-    x: np.ndarray,
-    y: np.ndarray,
-    shift: int = PAPER_SHIFT,
-    seed: int = 0,
-    max_translation: int = 2,
-    max_rotation: float = 5.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The unbalanced pool, and for each of its images the original it came from.
-
-    Odd classes lose `shift` images drawn at random. Even classes gain `shift`
-    new images, each a randomly drawn original of the same class (without
-    replacement while the class has enough images) moved by a random whole-pixel
-    translation of up to `max_translation` pixels in each direction (never
-    zero in both) and rotated by a random angle in
-    `[-max_rotation, max_rotation]` degrees about its centre.
-
-    The authors' code differed in two ways: it passed an angle in radians
-    where degrees were expected (a rotation of about 0.09 degrees), and it
-    copied the first 2,000 images of each class rather than a random draw.
-
-    Args:
-      x: uint8 images `[N, H, W, C]`.
-      y: int labels `[N]`.
-      shift: images added to each even class and removed from each odd class.
-      seed: seed of every random choice.
-      max_translation: largest translation, in pixels, along each axis.
-      max_rotation: largest rotation, in degrees.
-
-    Returns:
-      `(x, y, sources)`: the kept originals in their original order, then the
-      new images class by class; `sources[i]` is the index in `x` of the
-      original that image `i` is, or was made from. Image `i` is new exactly
-      when `i >= N - num_even_classes * shift + num_odd_classes * shift`,
-      i.e. in the tail after the kept originals.
-
-    Raises:
-      ValueError: a negative shift, mismatched lengths, an odd class with
-        fewer than `shift` images or an even class with none.
-    """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if shift < 0:
-        raise ValueError(f"shift must be >= 0, got {shift}")
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} images but {len(y)} labels")
-    rng = np.random.default_rng(seed)
-    classes = np.unique(y)
-    keep = np.ones(len(y), dtype=bool)
-    sources = []
-    for c in classes:
-        members = np.flatnonzero(y == c)
-        if c % 2:
-            if len(members) < shift:
-                raise ValueError(
-                    f"class {c} has {len(members)} images, too few to remove {shift}; "
-                    "use a smaller shift"
-                )
-            keep[rng.choice(members, size=shift, replace=False)] = False
-        else:
-            sources.append(rng.choice(members, size=shift, replace=len(members) < shift))
-    sources = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int64)
-    new_images = np.stack([_jitter(x[i], rng, max_translation, max_rotation) for i in sources]) \
-        if len(sources) else x[:0]
-    kept = np.flatnonzero(keep)
-    return (
-        np.concatenate([x[kept], new_images]),
-        np.concatenate([y[kept], y[sources]]),
-        np.concatenate([kept, sources]),
-    )
-
-
-def _jitter(
-    image: np.ndarray, rng: np.random.Generator, max_translation: int, max_rotation: float
-) -> np.ndarray:
-    """Rotates an `[H, W, C]` uint8 image about its centre, then translates it."""
-    while True:
-        dy, dx = rng.integers(-max_translation, max_translation + 1, size=2)
-        if dy or dx or max_translation == 0:
-            break
-    angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation))
-    # affine_transform maps output coordinates to input ones: the inverse of
-    # "rotate by angle about the centre, then shift by (dy, dx)".
-    cos, sin = np.cos(angle), np.sin(angle)
-    inverse = np.array([[cos, sin], [-sin, cos]])
-    centre = (np.array(image.shape[:2]) - 1) / 2.0
-    offset = centre - inverse @ (centre + np.array([dy, dx]))
-    out = np.empty_like(image)
-    for ch in range(image.shape[-1]):
-        moved = scipy.ndimage.affine_transform(
-            image[..., ch].astype(np.float32), inverse, offset=offset, order=1, cval=0.0
-        )
-        out[..., ch] = np.clip(np.rint(moved), 0, 255).astype(np.uint8)
-    return out
-
-
-def make_dataset(
-    x: np.ndarray,
-    y: np.ndarray | None = None,
-    *,
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-    repeat: bool = False,
-    drop_remainder: bool = False,
-):
-    """A tf.data pipeline of float32 images in [0, 1], batched and prefetched.
-
-    Batches are converted after batching (one vectorised cast per batch).
-    The order is a function of `seed` alone: shuffling reshuffles every epoch,
-    deterministically. Repeating keeps epochs whole (no batch straddles two),
-    so `steps_per_epoch = ceil(N / batch_size)` walks exactly one epoch. `drop_remainder=True` gives the static batch shape that
-    TPUs need.
-
-    Args:
-      x: uint8 images `[N, H, W, C]` (float input is taken as already scaled).
-      y: optional int labels `[N]`.
-      batch_size: images per batch.
-      shuffle: shuffle the whole set each epoch.
-      seed: shuffle seed.
-      repeat: repeat the epochs forever.
-      drop_remainder: drop a last, smaller batch.
-
-    Returns:
-      A `tf.data.Dataset` of `[B, H, W, C]` float32 batches, or of
-      `(images, labels)` pairs when `y` is given.
-    """
-    import tensorflow as tf  # Keep `import latens.data` light for numpy-only users.
-
-    checks.positive("batch_size", batch_size)
-    scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0
-
-    def to_float(images, *labels):
-        images = tf.cast(images, tf.float32) * scale
-        return (images, *labels) if labels else images
-
-    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    if repeat:
-        # After batching, so each pass is one whole, freshly shuffled epoch.
-        ds = ds.repeat()
-    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    options = tf.data.Options()
-    options.deterministic = True
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
-
-
-def make_epoch_batches(x: np.ndarray, *, batch_size: int, seed: int, first_epoch: int = 0):
-    """Endless full batches of float32 images in [0, 1], epoch after epoch, from `first_epoch` on.
-
-    The order of epoch e is a function of `(seed, e)` alone (a stateless
-    shuffle), so a run resumed at epoch e sees exactly the batches that an
-    uninterrupted run sees there. Each epoch is `len(x) // batch_size` full
-    batches (the last, smaller one is dropped).
-
-    Args:
-      x: uint8 images `[N, H, W, C]` (float input is taken as already scaled).
-      batch_size: images per batch, at most N.
-      seed: seed of every epoch's order.
-      first_epoch: the (0-based) epoch to start at.
-
-    Returns:
-      A `tf.data.Dataset` of `[batch_size, H, W, C]` float32 batches.
-    """
-    import tensorflow as tf
-
-    checks.positive("batch_size", batch_size)
-    scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0
-    images = tf.constant(np.asarray(x))
-    count = len(x)
-
-    def epoch(e):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
-
-    ds = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch)
-    ds = ds.map(lambda indices: tf.cast(tf.gather(images, indices), tf.float32) * scale,
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    options = tf.data.Options()
-    options.deterministic = True
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
-

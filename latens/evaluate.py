@@ -225,7 +225,7 @@ def train_and_evaluate(
     """
     import keras
 
-    from latens import data
+    from latens import pipelines
 
     if probes and config.stop != "paper":
         raise ValueError("probes watch rules beside the paper's full run; use stop='paper' with them")
@@ -238,9 +238,9 @@ def train_and_evaluate(
     clock.lap("build")
     # One repeated pipeline instead of a new iterator per epoch: 500 short
     # epochs would otherwise spend much of their time starting up.
-    train_ds = data.make_dataset(x, y, batch_size=config.batch_size, shuffle=True, seed=seed, repeat=True)
+    train_ds = pipelines.make_dataset(x, y, batch_size=config.batch_size, shuffle=True, seed=seed, repeat=True)
     val_x, val_y = val if config.val_size is None else (val[0][: config.val_size], val[1][: config.val_size])
-    watch = _Watch(model, epochs, config, data.make_dataset(val_x, val_y, batch_size=512), probes or {},
+    watch = _Watch(model, epochs, config, pipelines.make_dataset(val_x, val_y, batch_size=512), probes or {},
                    lambda: score_test_set(model, test, num_classes), progress, clock)
 
     class Callback(keras.callbacks.Callback):
@@ -343,14 +343,14 @@ def score_test_set(model, test: tuple[np.ndarray, np.ndarray], num_classes: int)
     """
     import keras
 
-    from latens import data
+    from latens import pipelines
 
     # Called directly rather than through `predict`, which would trace a new
     # tf.function for every cell's fresh classifier; after five cells
     # TensorFlow warns of excessive retracing.
     probabilities = np.concatenate([
         keras.ops.convert_to_numpy(model(images, training=False)).astype(np.float32)
-        for images in data.make_dataset(test[0], batch_size=512)
+        for images in pipelines.make_dataset(test[0], batch_size=512)
     ])
     return scores_from_probabilities(probabilities, np.asarray(test[1]), num_classes)
 

@@ -24,7 +24,7 @@ A loss that becomes NaN or infinite stops the run with
 `latens.backup.NonFiniteLossError`, keeping the last good backup.
 
 Determinism: training is a function of the config and the machine. Each
-epoch's batch order depends only on (seed, epoch) (`data.make_epoch_batches`),
+epoch's batch order depends only on (seed, epoch) (`pipelines.make_epoch_batches`),
 the VAE's noise only on (seed, step), the optimizer's state is in every
 backup, and TensorFlow's ops run deterministically
 (`tf.config.experimental.enable_op_determinism`, switched on for the whole
@@ -59,7 +59,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from latens import backup, checks, data, fileio, models, representations, runtime
+from latens import backup, checks, data, fileio, models, pipelines, representations, runtime
 from latens.models import tsne
 
 
@@ -281,7 +281,7 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, splits: data.Spl
     with strategy.scope():  # Restoring may build the optimizer's variables.
         first_epoch = backups.restore(model)
     model.fit(
-        data.make_epoch_batches(x_pool, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
+        pipelines.make_epoch_batches(x_pool, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
         steps_per_epoch=len(x_pool) // config.batch_size,
         validation_data=_validation_dataset(splits.val[0], config.batch_size),
         initial_epoch=first_epoch,
@@ -356,7 +356,7 @@ def _validation_dataset(x_val, batch_size: int):
     if len(x_val) < batch_size:
         logging.warning("No validation: %d validation images, fewer than a batch.", len(x_val))
         return None
-    return data.make_dataset(x_val, batch_size=batch_size, drop_remainder=True)
+    return pipelines.make_dataset(x_val, batch_size=batch_size, drop_remainder=True)
 
 
 def _write_embeddings(model, x, y, config: TrainConfig, path: pathlib.Path) -> None:

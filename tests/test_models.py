@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from latens import data, losses, models, runtime
+from latens import losses, models, pipelines, runtime
 
 NARROW = {"filters": (4, 4, 4), "convs_per_block": 1, "dense_units": (16,)}
 KINDS = ("cae", "vae", "tsne")
@@ -55,7 +55,7 @@ def test_encode_and_reconstruction_error_shapes(kind):
 def test_fit_one_epoch(kind):
     model = build(kind)
     before = [w.copy() for w in model.get_weights()]
-    dataset = data.make_dataset(images(128), batch_size=64, shuffle=True, drop_remainder=True)
+    dataset = pipelines.make_dataset(images(128), batch_size=64, shuffle=True, drop_remainder=True)
     history = model.fit(dataset, validation_data=dataset, epochs=1, verbose=0, shuffle=False).history
     assert set(history) == set(model.loss_names) | {f"val_{name}" for name in model.loss_names}
     logs = {name: values[0] for name, values in history.items()}
@@ -245,11 +245,11 @@ def mirrored_report():
             with strategy.scope():
                 model = trained[kind, name] = build(kind)
             eval_batch = 64 if kind == "tsne" and name == "default" else 128
-            dataset = data.make_dataset(x, batch_size=eval_batch)
+            dataset = pipelines.make_dataset(x, batch_size=eval_batch)
             logs = model.evaluate(dataset, verbose=0, return_dict=True)
             report[kind]["evaluate"].append(logs["loss"])
             if kind == "cae":
-                dataset = data.make_dataset(x, batch_size=64)
+                dataset = pipelines.make_dataset(x, batch_size=64)
                 history = model.fit(dataset, epochs=1, verbose=0, shuffle=False)
                 report[kind].setdefault("fit", []).append(history.history["loss"][0])
     report["cae"]["weight_difference"] = max_weight_difference(

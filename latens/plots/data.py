@@ -7,7 +7,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
-from latens import data
+from latens import data, unbalanced
 from latens.plots import save
 
 
@@ -95,8 +95,8 @@ def write_data_figures(
     """
     splits = data.load(dataset, data_dir)
     x, y = splits.pool
-    shift = data.unbalanced_shift(len(y))
-    ux, uy, sources = data.unbalance_with_sources(x, y, shift=shift, seed=seed)
+    shift = unbalanced.unbalanced_shift(len(y))
+    ux, uy, sources = unbalanced.unbalance_with_sources(x, y, shift=shift, seed=seed)
     num_kept = len(y) - shift * int(np.sum(np.unique(y) % 2 == 0))
     counts = {
         f"{dataset} pool": np.bincount(y, minlength=splits.num_classes),

@@ -205,17 +205,8 @@ def balanced_medoid(z, n, *, seed, n_clusters=None, clusters=None):
     to it. A pool that holds some kinds of image far more often than others
     (unbalanced MNIST) then does not pass its imbalance on to the query: each
     group of similar images, common or rare, is labelled about as often. The
-    reason for the rule is that imbalance; it is latens' own.
-
-    Args:
-        z: float64 array `[N, L]`.
-        n: number of codes, 1..N.
-        seed: seed of the clustering and the k-means.
-        n_clusters: number of Ward clusters (None: automatic).
-        clusters: integer labels `[N]` to use instead of clustering.
-
-    Returns:
-        int64 array `[n]` of distinct indices, clusters interleaved round-robin.
+    reason for the rule is that imbalance; it is latens' own. Arguments and
+    result as for `cluster_medoid`.
     """
     return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.equal_quotas)
 
