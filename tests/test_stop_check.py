@@ -1,0 +1,28 @@
+"""The stop check: a Table 1 cell trained again, scored where each rule fires and at the end."""
+
+import json
+
+from latens import grid, stop_check
+
+
+def test_a_checked_cell_gives_both_scores_from_one_training(tmp_path, tiny_grid_config):
+    table1 = tiny_grid_config(tmp_path / "table1", strategies=("random",), seeds=(0,))
+    grid.run(table1)
+    config = stop_check.StopCheckConfig(
+        table1=str(tmp_path / "table1"), workdir=str(tmp_path / "check"), datasets=("mnist_sample+unbalanced",),
+        sizes=(20,), rows=("random",), seeds=(0,), stop_loss=10.0, stop_patience=1, candidates=("never:1e-30:1",))
+    table = stop_check.run(config)
+    (result,) = stop_check.load(tmp_path / "check")
+    stored = json.loads((tmp_path / "table1" / "results" / "mnist_sample+unbalanced" / "n20" / "random" /
+                         "seed0.json").read_text())
+    assert result["table1_test_accuracy"] == stored["test_accuracy"]
+    assert result["stopped_epoch"] == result["epochs"] == 2  # The paper's full run goes on.
+    assert result["probes"]["converged"]["epoch"] == 1  # A loss below 10 at once.
+    assert 0.0 <= result["probes"]["converged"]["test_accuracy"] <= 1.0
+    assert result["probes"]["never"] == {"epoch": None}
+    assert "| mnist_sample+unbalanced, n = 20 | 1 |" in table
+    # A finished cell is not trained again.
+    (path,) = (tmp_path / "check").rglob("seed0.json")
+    stamp = path.stat().st_mtime_ns
+    stop_check.run(config)
+    assert path.stat().st_mtime_ns == stamp
