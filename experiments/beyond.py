@@ -8,22 +8,29 @@ The flags are `latens.study.StudyConfig`'s; `--protocol` chooses the scoring
 (linear: a softmax regression on the frozen SimCLR embedding; scratch: the
 paper's classifier trained on the query alone, stopped once converged).
 Every stage is cached under `--workdir` (see `latens.study`); started again, it
-continues where it stopped. `--table_only` prints the tables from the saved results.
+continues where it stopped. `--table_only` prints the tables from the saved
+results; `--figures_dir` also draws each row's gain over random there
+(`beyond_<protocol>.png`).
 """
 
 from absl import app, flags
 
 from latens import flagconfig, grid, study
+from latens.plots import study as study_plots
 
 flagconfig.define_flags(study.StudyConfig)
 _PROTOCOL = flags.DEFINE_enum("protocol", "linear", list(grid.PROTOCOLS), "How a query is scored.")
 _TABLE_ONLY = flags.DEFINE_bool("table_only", False, "Only print the tables from the saved results.")
+_FIGURES_DIR = flags.DEFINE_string("figures_dir", None, "Where to draw the gains figure (none: no figure).")
 
 
 def main(argv):
     del argv
     config = flagconfig.from_flags(study.StudyConfig)
     print((study.table if _TABLE_ONLY.value else study.run)(config, _PROTOCOL.value))
+    if _FIGURES_DIR.value:
+        grid_config = study.protocol_config(config, _PROTOCOL.value)
+        study_plots.write_figures(grid_config.workdir, _FIGURES_DIR.value, name=f"beyond_{_PROTOCOL.value}")
 
 
 if __name__ == "__main__":

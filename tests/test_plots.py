@@ -36,3 +36,19 @@ def test_bar_chart_marks_the_papers_values_on_their_rows():
     (markers,) = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
     assert markers.get_offsets().tolist() == [[46.4, 1.0]]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper"]
+
+
+def test_study_gains_draw_one_panel_per_dataset_and_budget(tmp_path):
+    from latens.plots import study
+
+    def result(row, n, seed, accuracy):
+        return {"config": {"dataset": "mnist", "n": n, "row": row, "seed": seed}, "test_accuracy": accuracy}
+
+    results = [result(row, n, seed, base + 0.01 * seed)
+               for n in (20, 100) for seed in range(3)
+               for row, base in (("random", 0.5), ("simclr/typiclust", 0.6), ("pca/kcenter", 0.45))]
+    fig = study.gains(results, "t")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["MNIST, n = 20", "MNIST, n = 100"]
+    labels = [t.get_text() for t in panels[0].get_yticklabels()]
+    assert labels == ["pixel PCA kcenter", "SimCLR typiclust"]  # Sorted by gain, best last.
