@@ -15,14 +15,17 @@ from absl import app, flags
 
 from latens import data, latent_quality, train
 
-# Setting name -> the `latens.models.augment.Augmentation` fields it changes.
+# Setting name -> every `latens.models.augment.Augmentation` field, written out
+# so that a stored run names its augmentation whatever the defaults become.
+_BASE = {"translation": 0.15, "rotation": 15.0, "zoom": 0.2, "contrast": 0.4, "noise": 0.1, "flip": False}
 SETTINGS = {
-    "default": {},
-    "geometric only": {"contrast": 0.0, "noise": 0.0},
-    "no translation": {"translation": 0.0},
-    "weaker geometry": {"translation": 0.05, "rotation": 5.0, "zoom": 0.1},
-    "stronger geometry": {"translation": 0.25, "rotation": 30.0, "zoom": 0.3},
-    "with flips": {"flip": True},
+    "shift 0.15": _BASE,
+    "shift 0.15, geometric only": {**_BASE, "contrast": 0.0, "noise": 0.0},
+    "no shift": {**_BASE, "translation": 0.0},
+    "weaker geometry": {**_BASE, "translation": 0.05, "rotation": 5.0, "zoom": 0.1},
+    "stronger geometry": {**_BASE, "translation": 0.25, "rotation": 30.0, "zoom": 0.3},
+    "shift 0.15, with flips": {**_BASE, "flip": True},
+    "no shift, stronger rotation and zoom": {**_BASE, "translation": 0.0, "rotation": 30.0, "zoom": 0.3},
 }
 
 _DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")
@@ -36,7 +39,8 @@ _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds of every setting.")
 def main(argv):
     del argv
     base = train.TrainConfig(ae="simclr", dataset=_DATASET.value, data_dir=_DATA_DIR.value, epochs=_EPOCHS.value)
-    settings = {name.replace(" ", "-"): dataclasses.replace(base, model_options={"augmentation": SETTINGS[name]})
+    settings = {name.replace(" ", "-").replace(",", ""): dataclasses.replace(
+                    base, model_options={"augmentation": SETTINGS[name]})
                 for name in _SETTINGS.value}
     print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value))
 

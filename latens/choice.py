@@ -23,6 +23,7 @@ import pathlib
 import tempfile
 from typing import ClassVar
 
+import keras
 import numpy as np
 from absl import logging
 
@@ -80,7 +81,7 @@ class FolderConfig:
         "strategy": tuple(sampling.STRATEGIES),
         "ae": representations.KINDS,
         "fit": images.FITS,
-        "kernel_initializer": (None, *layers.INITIALIZERS),
+        "kernel_initializer": (None, *representations.INITIALIZERS),
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
     }
@@ -112,6 +113,12 @@ class FolderConfig:
             raise InputError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         checks.positive("width", self.width, error=InputError)
         checks.at_least("seed", self.seed, 0, error=InputError)
+        if self.strategy == "ae-error" and self.ae not in representations.RECONSTRUCTING:
+            raise InputError(f"--strategy=ae-error ranks reconstruction errors, which only the auto-encoders "
+                             f"({', '.join(representations.RECONSTRUCTING)}) have; --ae={self.ae} has none")
+        pixels = self.image_size * self.image_size * self.channels
+        if self.latent_dim is not None and self.ae == "pca" and self.latent_dim > pixels:
+            raise InputError(f"--ae=pca keeps at most the {pixels} pixels' components, got latent_dim {self.latent_dim}")
         if self.ae == "tsne" and self.batch <= tsne.PERPLEXITY + 1:
             raise InputError(f"--ae=tsne needs --batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
                              f"{tsne.PERPLEXITY:g}, plus one), got {self.batch}")
@@ -263,6 +270,9 @@ def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, o
                          f"in any case; {others} other files)")
     if readable and count < config.n:
         raise InputError(f"only {count} {what} {where}, fewer than n = {config.n}")
+    dim = config.latent_dim or representations.DEFAULT_DIMS[config.ae]
+    if readable and config.ae == "pca" and count < dim:
+        raise InputError(f"--ae=pca finds {dim} components in no fewer images; there are {count} {what} {where}")
     needed = tsne.PERPLEXITY + 1
     if config.ae == "tsne" and min(count, config.batch) <= needed:
         raise InputError(
@@ -295,6 +305,7 @@ def _train(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name
         logging.info("Reusing the model trained in %s (--retrain trains a new one).", model_dir)
     nothing = np.zeros((0, *x.shape[1:]), np.uint8)
     splits = data.Splits(run.dataset, (x, None), (nothing, None), (nothing, None), ())
+    keras.utils.set_random_seed(config.seed)  # The same options choose the same images.
     return train.train(run, model_dir, overwrite=retrain or changed, splits=splits,
                        verbose="auto" if progress else 0)
 

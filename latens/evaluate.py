@@ -229,6 +229,11 @@ def train_and_evaluate(
 
     if probes and config.stop != "paper":
         raise ValueError("probes watch rules beside the paper's full run; use stop='paper' with them")
+    import tensorflow as tf
+
+    # As for every training in latens (`latens.train`): process-wide, and
+    # switched on before the first model, so no cell depends on which ran first.
+    tf.config.experimental.enable_op_determinism()
     x, y = query
     epochs = config.epochs or epochs_for(len(y))
     clock = _Clock()

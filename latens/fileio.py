@@ -2,7 +2,8 @@
 
 A run killed mid-write must never leave a truncated result that a resumed
 run would then trust, so files are written under a temporary name in the
-same folder and renamed (`os.replace` is atomic on POSIX and Windows). The
+same folder, flushed to disk, and renamed (`os.replace` is atomic on POSIX
+and Windows). The
 temporary file is created fresh and exclusively under an unpredictable name,
 so a symbolic link planted where latens writes is never followed: the final
 rename replaces the link itself, not what it points to.
@@ -44,10 +45,25 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     os.close(os.open(tmp, _EXCLUSIVE, 0o666))
     try:
         write(os.fspath(tmp))
+        _sync(tmp)  # On disk before its name is: a power cut must not leave an empty file under `path`.
         os.replace(tmp, path)
+        _sync(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _sync(path: pathlib.Path) -> None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:  # A folder cannot be opened on every system (Windows).
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def write_text(path: str | os.PathLike, text: str) -> pathlib.Path:

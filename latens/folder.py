@@ -9,7 +9,8 @@ into `out_dir`:
   query.csv          one row per chosen image, in labelling order: rank
                      (1 = label first), path (relative to `images_dir`, with
                      `/`), cluster, and the code `z_0..z_{L-1}`.
-  embeddings.npz     `z` float32 `[N, L]`, `errors` float32 `[N]`, `paths`
+  embeddings.npz     `z` float32 `[N, L]`, `errors` float32 `[N]` (the
+                     auto-encoders only), `paths`
                      `[N]`, `clusters` int64 `[N]`, `query` int64 `[n]`
                      (indices in rank order) and `config` (JSON).
   contact_sheet.png  the chosen images in rank order, captioned.
@@ -39,8 +40,8 @@ never a mix, and never writes through a link planted in the folder.
 Failures: bad options, a missing or empty folder, no readable image, fewer
 readable images than n, too few for `--ae=tsne`'s batches, a model too big
 for the machine's memory, or a busy output folder raise `InputError`, most
-before anything is written; an `out_dir` that a refused run had created is
-removed again.
+before anything is written; an `out_dir` that a run created and then refused
+for its images (none readable, fewer than n) is removed again.
 """
 
 from __future__ import annotations

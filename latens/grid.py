@@ -215,9 +215,14 @@ class Grid:
     def is_done(self, cell: Cell) -> bool:
         """Whether the cell's result is stored; raises if it was made with another config."""
         path = self.result_path(cell)
-        if not path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except FileNotFoundError:
             return False
-        check_same(path, json.loads(path.read_text())["config"], self.cell_config(cell))
+        except (OSError, ValueError) as error:  # Damaged on disk: redo the cell rather than stop the grid.
+            logging.warning("%s cannot be read (%s); running its cell again.", path, error)
+            return False
+        check_same(path, stored["config"], self.cell_config(cell))
         return True
 
     # -- stages -----------------------------------------------------------
@@ -315,7 +320,8 @@ class Grid:
             data_dir=None,
             unbalanced=dataset.endswith(UNBALANCED),
             latent_dim=dim or self.config.latent_dim,
-            epochs=self.config.ae_epochs if autoencoder else self.config.simclr_epochs,
+            # Pixel PCA has no epochs: one keeps its config free of the others' settings.
+            epochs=self.config.ae_epochs if autoencoder else self.config.simclr_epochs if kind == "simclr" else 1,
             seed=self.config.ae_seed,
             precision=self.config.precision,
             distribute=self.config.distribute,
@@ -370,7 +376,9 @@ class Grid:
             "selection": self.selection_config(cell),
             "ae": ae,
             "classifier": config.classifier.to_dict() if config.protocol == "scratch" else {
-                "protocol": "linear", "embedding": config.linear_embedding, "weight_decay": linear.WEIGHT_DECAY},
+                "protocol": "linear", "embedding": config.linear_embedding, "weight_decay": linear.WEIGHT_DECAY,
+                # What trained the embedding defines the scores as much as the query does.
+                "embedding_training": dataclasses.asdict(self.ae_config(cell.dataset, config.linear_embedding))},
             "precision": config.precision,
         }
 

@@ -8,17 +8,20 @@
   images never looks inside a latens output folder (`is_output_folder`).
   A folder that holds other files and no marker is refused: latens does not
   scatter its outputs and cache among someone's files.
-* **Locked.** `LOCK` is created exclusively and holds the run's pid, host and
-  start time. A second run finds it and stops at once, naming the holder; a
-  lock whose process is gone (or was replaced by another with the same pid)
-  is stale and taken over, with a warning.
+* **Locked.** A run holds an advisory lock (`flock`) on the marker, which the
+  system drops when the process ends, however it ends; `LOCK` beside it
+  names the holder (pid, host, start). A second run fails to take the lock
+  and stops at once, naming the holder; the `LOCK` of a run that is gone is
+  stale and replaced, with a warning. The swap below keeps the same marker
+  file (a hard link), so the lock stays held across it.
 * **Replaced as a whole.** `publish(write)` has `write` put the new outputs
   into a fresh hidden folder beside `out`, moves the cache (and the marker
   and lock) over to it, and swaps the two folders in one atomic rename
   (`renameat2(RENAME_EXCHANGE)` on Linux; elsewhere two renames, with an
-  instant when `out` is absent). A reader sees the old set or the new one,
-  never a mix. A run killed in between leaves its hidden folder, which the
-  next run on `out` cleans up, moving the cache back where needed.
+  instant when `out` is absent, which the next run repairs). A reader sees
+  the old set or the new one, never a mix. A run killed in between leaves
+  its hidden folder, which the next run on `out` cleans up, moving the cache
+  back where needed.
 * **No writing through links.** The folder's cache must not be a link or
   lead outside it (`check_inside`); files are created fresh and exclusively
   (`latens.fileio`).
@@ -29,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import datetime
 import errno
+import fcntl
 import json
 import os
 import pathlib
@@ -63,18 +67,18 @@ class OutputFolder:
     def __init__(self, path: str | os.PathLike, outputs: tuple[str, ...]):
         self.path = pathlib.Path(path)
         self.outputs = outputs
-        self._lock_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "started": _now(), "process_start": _process_start(os.getpid())})
+        self._lock_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()})
         self._created = False
 
     def __enter__(self) -> OutputFolder:
+        self._finish_interrupted_swap()
         self._check_contents()
         self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
+        if not is_output_folder(self.path):
+            fileio.write_text(self.path / MARKER, json.dumps({"latens": "output folder", "created": _now()}))
         self._acquire_lock()
         try:
-            if not is_output_folder(self.path):
-                fileio.write_text(self.path / MARKER, json.dumps({"latens": "output folder", "created": _now()}))
             self._recover()
             self.check_inside(self.path / CACHE)
         except BaseException:
@@ -112,8 +116,9 @@ class OutputFolder:
             missing = [name for name in self.outputs if not (staging / name).is_file()]
             if missing:
                 raise RuntimeError(f"the result set lacks {', '.join(missing)}")
-            for name in (MARKER, LOCK):
-                fileio.write_text(staging / name, (self.path / name).read_text())
+            # The same marker file, not a copy: the lock held on it stays held after the swap.
+            os.link(self.path / MARKER, staging / MARKER)
+            fileio.write_text(staging / LOCK, self._lock_text)
             if (self.path / CACHE).is_dir():
                 os.replace(self.path / CACHE, staging / CACHE)
             _exchange(staging, self.path)
@@ -139,32 +144,41 @@ class OutputFolder:
                              "choose a new or empty folder")
 
     def _acquire_lock(self) -> None:
-        lock = self.path / LOCK
-        for _ in range(2):
-            try:
-                descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            except FileExistsError:
-                holder = _read_lock(lock)
-                if _alive(holder):
-                    raise InputError(
-                        f"out {self.path} is in use by another latens-select run (pid {holder.get('pid')} on "
-                        f"{holder.get('host')}, started {holder.get('started')}); wait for it to finish, or stop "
-                        "it and run again") from None
-                logging.warning("Taking over the stale lock of a run that is gone (%s).", holder or "unreadable")
-                lock.unlink(missing_ok=True)
-                continue
-            with os.fdopen(descriptor, "w") as f:
-                f.write(self._lock_text)
-            return
-        raise InputError(f"could not lock out {self.path}: another run took it at the same moment")
+        """Locks the marker (an advisory lock the system drops when its process ends), then says who holds it."""
+        try:
+            self._marker = os.open(self.path / MARKER, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as error:
+            raise InputError(f"cannot open {self.path / MARKER} ({error.strerror}); is it a link?") from None
+        try:
+            fcntl.flock(self._marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._marker)
+            holder = _read_lock(self.path / LOCK) or {}
+            raise InputError(
+                f"out {self.path} is in use by another latens-select run (pid {holder.get('pid')} on "
+                f"{holder.get('host')}, started {holder.get('started')}); wait for it to finish, or stop "
+                "it and run again") from None
+        if (self.path / LOCK).exists():
+            logging.warning("Taking over from a run that is gone (its stale lock: %s).",
+                            _read_lock(self.path / LOCK) or "unreadable")
+        fileio.write_text(self.path / LOCK, self._lock_text)
 
     def _release_lock(self) -> None:
-        lock = self.path / LOCK
         try:
-            if lock.read_text() == self._lock_text:
-                lock.unlink()
+            if (self.path / LOCK).read_text() == self._lock_text:
+                (self.path / LOCK).unlink()
         except OSError:
             pass
+        os.close(self._marker)  # Drops the lock.
+
+    def _finish_interrupted_swap(self) -> None:
+        """Puts a result set back where a swap without RENAME_EXCHANGE left it (killed between its renames)."""
+        if self.path.exists():
+            return
+        for sibling in sorted(self.path.parent.glob(f".{self.path.name}.latens-old-*")):
+            if is_output_folder(sibling):
+                os.replace(sibling, self.path)
+                return
 
     def _recover(self) -> None:
         """Cleans up after runs killed while publishing: their hidden folders beside this one."""
@@ -172,8 +186,6 @@ class OutputFolder:
         for sibling in self.path.parent.iterdir():
             if not sibling.name.startswith(prefix) or not sibling.is_dir() or sibling.is_symlink():
                 continue
-            if _alive(_read_lock(sibling / LOCK)):
-                continue  # A hidden folder of a run that is still going (on another out of the same name?).
             if (sibling / CACHE).is_dir() and not (self.path / CACHE).exists():
                 logging.info("Recovering the cache that a killed run left in %s.", sibling)
                 os.replace(sibling / CACHE, self.path / CACHE)
@@ -183,9 +195,8 @@ class OutputFolder:
 def _exchange(a: pathlib.Path, b: pathlib.Path) -> None:
     """Swaps two folders' names, atomically where the system can."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except Exception:  # noqa: BLE001  No C library, or none with renameat2: swap in two renames.
         renameat2 = None
     if renameat2 is not None:
         at_cwd = -100
@@ -204,31 +215,6 @@ def _read_lock(path: pathlib.Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _alive(holder: dict | None) -> bool:
-    """Whether a lock's holder still runs (a lock from another host counts as held)."""
-    if not holder or not isinstance(holder.get("pid"), int):
-        return False
-    if holder.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    start = _process_start(holder["pid"])
-    return start is None or holder.get("process_start") in (None, start)
-
-
-def _process_start(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rpartition(")")[2].split()[19])
 
 
 def _now() -> str:

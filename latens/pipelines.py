@@ -44,7 +44,7 @@ def make_dataset(
       A `tf.data.Dataset` of `[B, H, W, C]` float32 batches, or of
       `(images, labels)` pairs when `y` is given.
     """
-    import tensorflow as tf  # Keep `import latens.data` light for numpy-only users.
+    import tensorflow as tf  # Only here: importing latens needs no TensorFlow.
 
     checks.positive("batch_size", batch_size)
     scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0

@@ -30,9 +30,9 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, provenance, stats
+from latens import checks, data, evaluate, fileio, grid, paper, provenance, stats
 
-UNBALANCED = "+unbalanced"
+UNBALANCED = paper.UNBALANCED
 RULE = "converged"
 
 
@@ -104,7 +104,7 @@ def run(config: StopCheckConfig) -> str:
     from tqdm.auto import tqdm
 
     root = pathlib.Path(config.workdir)
-    todo = [cell for cell in cells(config) if not (root / _relative(*cell)).exists()]
+    todo = [cell for cell in cells(config) if not _is_done(root / _relative(*cell), config)]
     logging.info("Stop check: %d cells, %d to run.", len(cells(config)), len(todo))
     splits: dict[tuple[str, int], data.Splits] = {}
     with tqdm(total=len(cells(config)), initial=len(cells(config)) - len(todo), unit="cell",
@@ -115,6 +115,14 @@ def run(config: StopCheckConfig) -> str:
             fileio.write_text(root / _relative(*cell), json.dumps(result, indent=1))
             bar.update(1)
     return render(load(config.workdir))
+
+
+def _is_done(path: pathlib.Path, config: StopCheckConfig) -> bool:
+    """Whether a cell is checked; raises if it was checked with other rules (they must not mix in a table)."""
+    if not path.exists():
+        return False
+    grid.check_same(path, json.loads(path.read_text())["config"]["rules"], config.rules())
+    return True
 
 
 def _check_cell(config: StopCheckConfig, cell: tuple[str, int, str, int], splits: dict) -> dict:

@@ -27,8 +27,9 @@ Determinism: training is a function of the config and the machine. Each
 epoch's batch order depends only on (seed, epoch) (`pipelines.make_epoch_batches`),
 the VAE's noise only on (seed, step), the optimizer's state is in every
 backup, and TensorFlow's ops run deterministically
-(`tf.config.experimental.enable_op_determinism`, switched on for the whole
-process by the first `train`). So a run that was killed and resumed ends
+(`tf.config.experimental.enable_op_determinism`: a process-wide switch that
+`train` and `latens.evaluate.train_and_evaluate` turn on, and that stays on
+for whatever the process runs afterwards). So a run that was killed and resumed ends
 with the same weights, codes and queries as one that was not, on the same
 machine and software (floating-point kernels differ across CPUs).
 
@@ -157,9 +158,9 @@ class RunFiles:
         return self.workdir / "DONE"
 
     def remove(self) -> None:
-        """Deletes every file of a run, leaving anything else in the workdir."""
+        """Deletes every file of a run (and codes derived from it), leaving anything else in the workdir."""
         shutil.rmtree(self.backup, ignore_errors=True)
-        for path in (self.config, self.history, self.model, self.embeddings, self.done):
+        for path in (self.config, self.history, self.model, self.embeddings, self.done, self.workdir / "heldout.npz"):
             path.unlink(missing_ok=True)
 
 

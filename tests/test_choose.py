@@ -28,6 +28,12 @@ def test_choose_returns_n_distinct_indices_seeded_and_reuses_a_cached_model(digi
     assert model.stat().st_mtime_ns == stamp and not np.array_equal(kcenter, first)
 
 
+def test_the_same_call_chooses_the_same_images_without_a_cache(digits):
+    first = latens.choose(digits, 6, **TINY)
+    np.testing.assert_array_equal(latens.choose(digits, 6, **TINY), first)
+    assert not np.array_equal(latens.choose(digits, 6, seed=1, **TINY), first)
+
+
 def test_a_dataset_and_float_images_choose_as_the_array_does(digits, tmp_path):
     expected = latens.choose(digits, 8, cache_dir=tmp_path, **TINY)
     dataset = tf.data.Dataset.from_tensor_slices((digits, np.zeros(len(digits)))).batch(10)
@@ -41,6 +47,10 @@ def test_a_dataset_and_float_images_choose_as_the_array_does(digits, tmp_path):
     (np.full((40, 16, 16), 2.0), {}, r"images must be uint8, or floats in \[0, 1\]"),
     (np.zeros((5, 16, 16), np.uint8), {}, "only 5 readable images in the array, fewer than n = 8"),
     (np.zeros((40, 16, 16), np.uint8), {"strategy": "best"}, "unknown strategy 'best'"),
+    (np.zeros((40, 16, 16), np.uint8), {"ae": "simclr", "strategy": "ae-error"},
+     "--strategy=ae-error ranks reconstruction errors, which only the auto-encoders"),
+    (np.zeros((40, 16, 16), np.uint8), {"ae": "pca", "latent_dim": 300}, "--ae=pca keeps at most the 256 pixels"),
+    (np.zeros((30, 16, 16), np.uint8), {"ae": "pca"}, "--ae=pca finds 50 components in no fewer images; there are 30"),
 ])
 def test_bad_input_is_refused_with_the_commands_messages(images, options, message):
     with pytest.raises(InputError, match=message):

@@ -117,7 +117,9 @@ def test_the_linear_protocol_scores_queries_on_a_frozen_embedding(tmp_path, tiny
     results = tables.load_results(tmp_path)
     assert len(results) == 4
     for result in results:
-        assert result["config"]["classifier"] == {"protocol": "linear", "embedding": "pca8", "weight_decay": 1e-3}
+        classifier = result["config"]["classifier"]
+        assert (classifier["protocol"], classifier["embedding"], classifier["weight_decay"]) == ("linear", "pca8", 1e-3)
+        assert classifier["embedding_training"]["ae"] == "pca" and classifier["embedding_training"]["latent_dim"] == 8
         assert 0.1 < result["test_accuracy"] <= 1.0 and "history" not in result
     held_out = np.load(tmp_path / "ae" / "mnist_sample+unbalanced" / "pca8-seed0" / "heldout.npz")
     assert held_out["test"].shape == (1000, 8) and held_out["val"].shape == (1000, 8)

@@ -114,3 +114,22 @@ def test_a_cache_that_is_a_link_is_refused_and_planted_links_are_replaced_not_fo
     with pytest.raises(InputError, match="is a link or leads outside"):
         with outdir.OutputFolder(out, OUTPUTS):
             pass
+
+
+def test_without_an_atomic_exchange_the_swap_falls_back_and_a_kill_inside_it_is_repaired(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    with outdir.OutputFolder(out, OUTPUTS) as folder:
+        folder.publish(write_set("first"))
+    with monkeypatch.context() as patch:  # No renameat2: two renames.
+        patch.setattr(outdir.ctypes, "CDLL", lambda *a, **k: (_ for _ in ()).throw(OSError("no libc")))
+        with outdir.OutputFolder(out, OUTPUTS) as folder:
+            folder.publish(write_set("second"))
+    assert contents(out) == {"a.csv": "second", "b.json": "second"}
+    # Killed between the two renames: `out` moved aside, the new set not yet in place.
+    staging = tmp_path / ".out.latens-0123456789ab"
+    staging.mkdir()
+    write_set("third")(staging)
+    out.rename(tmp_path / ".out.latens-old-0123456789ab")
+    with outdir.OutputFolder(out, OUTPUTS):
+        assert contents(out) == {"a.csv": "second", "b.json": "second"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -26,3 +26,17 @@ def test_a_checked_cell_gives_both_scores_from_one_training(tmp_path, tiny_grid_
     stamp = path.stat().st_mtime_ns
     stop_check.run(config)
     assert path.stat().st_mtime_ns == stamp
+
+
+def test_cells_checked_with_other_rules_are_refused(tmp_path, tiny_grid_config):
+    import dataclasses
+
+    import pytest
+
+    grid.run(tiny_grid_config(tmp_path / "table1", strategies=("random",), seeds=(0,)))
+    config = stop_check.StopCheckConfig(
+        table1=str(tmp_path / "table1"), workdir=str(tmp_path / "check"), datasets=("mnist_sample+unbalanced",),
+        sizes=(20,), rows=("random",), seeds=(0,), candidates=())
+    stop_check.run(config)
+    with pytest.raises(ValueError, match="different config"):
+        stop_check.run(dataclasses.replace(config, stop_loss=0.5))

@@ -54,6 +54,8 @@ class PixelPCA(RepresentationModel):
 
     def fit_pixels(self, x: np.ndarray) -> None:
         """Computes the mean and the principal directions of `x` (uint8 `[N, H, W, C]` or float in [0, 1])."""
+        if len(x) < self.latent_dim:
+            raise ValueError(f"{self.latent_dim} principal components need at least as many images, got {len(x)}")
         rng = np.random.default_rng(self.seed)
         rows = np.sort(rng.choice(len(x), min(len(x), SAMPLE), replace=False))
         sample = np.asarray(x[rows], dtype=np.float64).reshape(len(rows), -1)

@@ -43,8 +43,9 @@ EMBEDDING_DIM = 128
 PROJECTION_DIM = 64
 TEMPERATURE = 0.2
 KERNEL_INITIALIZER = "he_uniform"
-# The stream of `step_seed` that validation views are drawn from (training uses 1 and 2).
-_VALIDATION_STREAM = 3
+# Streams of `RepresentationModel.step_seed`: training views draw from 1 and
+# 2, validation views from the fixed seeds (seed, 3) and (seed, 4).
+_VALIDATION_STREAMS = (3, 4)
 
 
 @keras.saving.register_keras_serializable(package="latens")
@@ -117,7 +118,7 @@ class ContrastiveEncoder(RepresentationModel):
         if training:
             seeds = self.step_seed(1), self.step_seed(2)
         else:
-            seeds = tf.constant([self.seed, _VALIDATION_STREAM], tf.int64), tf.constant([self.seed, 4], tf.int64)
+            seeds = tuple(tf.constant([self.seed, stream], tf.int64) for stream in _VALIDATION_STREAMS)
         a, b = (self.head(self.encoder(augment.augment(x, seed, self.augmentation), training=training),
                           training=training) for seed in seeds)
         return {"loss": losses.nt_xent(a, b, self.options["temperature"])}

@@ -84,9 +84,10 @@ def latent_with_thumbnails(z: np.ndarray, chosen: np.ndarray, thumbnails: np.nda
     Returns:
       The figure.
     """
-    figure = selection.plot_latent_selection(z, chosen, title=title)
+    projected = project_2d(z)
+    figure = selection.plot_latent_selection(z, chosen, title=title, projected=projected)
     axes = figure.axes[0]
-    xy = project_2d(z)[0][np.asarray(chosen)]
+    xy = projected[0][np.asarray(chosen)]
     # Where each thumbnail falls, in inches on the axes, to test overlaps.
     figure.draw_without_rendering()  # Fixes the layout, so the axes' size is final.
     box = axes.get_window_extent()

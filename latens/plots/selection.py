@@ -14,7 +14,7 @@ MAX_BACKGROUND = 100_000
 _MAX_LEGEND_GROUPS = 20
 
 
-def plot_latent_selection(z, indices, *, labels=None, clusters=None, title=""):
+def plot_latent_selection(z, indices, *, labels=None, clusters=None, title="", projected=None):
     """The latent space, coloured by class (or cluster), with the choice on top.
 
     Args:
@@ -24,11 +24,12 @@ def plot_latent_selection(z, indices, *, labels=None, clusters=None, title=""):
         clusters: optional int array `[N]` of clusters, used for colour when
             there are no labels.
         title: figure title.
+        projected: `project_2d(z)`, when the caller has it already.
 
     Returns:
         `matplotlib.figure.Figure`.
     """
-    xy, (xlabel, ylabel) = project_2d(z)
+    xy, (xlabel, ylabel) = projected if projected is not None else project_2d(z)
     groups, group_name = (labels, "class") if labels is not None else (clusters, "cluster")
     background = np.arange(len(xy))
     if len(xy) > MAX_BACKGROUND:

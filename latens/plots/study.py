@@ -3,7 +3,7 @@
 `gains(results, title)` draws one panel per (dataset, n): every row's paired
 difference to `random` on the same seeds (`latens.stats.paired_difference`),
 mean and 95 % CI, rows sorted by their mean gain, zero marked.
-`write_figures(workdir, out_dir)` draws it for a study protocol's saved results.
+`write_figures(workdir, out_dir, name=...)` draws it for a study protocol's saved results.
 """
 
 from __future__ import annotations

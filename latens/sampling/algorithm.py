@@ -48,6 +48,9 @@ RIDGE = 1e-6
 # What a draw within t selects: the nearest unselected code, or all of them
 # (the paper's text).
 HITS = ("nearest", "all")
+# Copies of a code looked past for its nearest other code (more copies than
+# this leave the code out of the estimate).
+_DUPLICATES_SKIPPED = 8
 # Codes whose nearest-neighbour distance estimates t.
 _THRESHOLD_SAMPLE = 10_000
 # Nearest neighbours fetched per draw before asking for more.
@@ -59,8 +62,8 @@ def derive_threshold(z, *, seed=0):
     """The default threshold t: a quantile of nearest-neighbour distances.
 
     t is the `THRESHOLD_QUANTILE` quantile of the distances from up to
-    10,000 randomly chosen codes to their nearest other code, ignoring
-    zero distances (duplicates), so it scales with the codes.
+    10,000 randomly chosen codes to their nearest code at a positive
+    distance (copies of a code are looked past), so it scales with the codes.
 
     Args:
         z: float64 array `[N, L]`.
@@ -73,8 +76,11 @@ def derive_threshold(z, *, seed=0):
         return math.inf
     rng = np.random.default_rng(seed)
     sample = z if len(z) <= _THRESHOLD_SAMPLE else z[rng.choice(len(z), _THRESHOLD_SAMPLE, replace=False)]
-    distances = NearestNeighbours(z).query(sample, k=2)[0][:, 1]
-    distances = distances[distances > 0]
+    # The nearest *other* code: past the point itself and any copies of it.
+    neighbours = NearestNeighbours(z).query(sample, k=min(_DUPLICATES_SKIPPED + 1, len(z)))[0]
+    positive = np.where(neighbours > 0, neighbours, np.inf)
+    distances = positive.min(axis=1)
+    distances = distances[np.isfinite(distances)]
     return float(np.quantile(distances, THRESHOLD_QUANTILE)) if distances.size else math.inf
 
 

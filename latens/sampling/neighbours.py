@@ -45,22 +45,21 @@ class NearestNeighbours:
         distances = np.full((len(x), k), math.inf)
         indices = np.full((len(x), k), size, dtype=np.int64)
         for start, block in self._blocks(x):
-            if keep == 1:  # The nearest alone: one pass, no partition.
-                rows = slice(start, start + len(block))
-                partial = self.norms[None, :] - 2.0 * block @ self.points.T
-                indices[rows, 0] = np.argmin(partial, axis=1)
-                nearest = np.take_along_axis(partial, indices[rows, :1], axis=1)[:, 0]
-                distances[rows, 0] = np.sqrt(np.maximum(nearest + np.einsum("ij,ij->i", block, block), 0.0))
-                continue
-            squared = self._squared(block)
-            part = np.argpartition(squared, keep - 1, axis=1)[:, :keep] if keep < size else \
-                np.broadcast_to(np.arange(size), (len(block), size)).copy()
-            chosen = np.take_along_axis(squared, part, axis=1)
-            order = np.argsort(chosen, axis=1, kind="stable")
             rows = slice(start, start + len(block))
-            distances[rows, :keep] = np.sqrt(np.take_along_axis(chosen, order, axis=1))
+            if keep == 1:  # The nearest alone: one pass, no partition.
+                part = np.argmin(self.norms[None, :] - 2.0 * block @ self.points.T, axis=1)[:, None]
+            elif keep < size:
+                part = np.argpartition(self._squared(block), keep - 1, axis=1)[:, :keep]
+            else:
+                part = np.broadcast_to(np.arange(size), (len(block), size)).copy()
+            # The candidates' distances, exactly: the expanded form leaves ~1e-8
+            # where two points coincide, and duplicates must come out at 0.
+            exact = np.sqrt(np.einsum("bkl,bkl->bk", block[:, None, :] - self.points[part],
+                                      block[:, None, :] - self.points[part]))
+            order = np.lexsort((part, exact), axis=1)
+            distances[rows, :keep] = np.take_along_axis(exact, order, axis=1)
             indices[rows, :keep] = np.take_along_axis(part, order, axis=1)
-        beyond = distances > distance_upper_bound
+        beyond = distances >= distance_upper_bound  # cKDTree keeps only distances strictly below.
         distances[beyond], indices[beyond] = math.inf, size
         if k == 1:
             distances, indices = distances[:, 0], indices[:, 0]
@@ -74,7 +73,7 @@ class NearestNeighbours:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         found = []
         for _, block in self._blocks(x):
-            within = self._squared(block) <= r * r
+            within = self._within(block, r)
             found.extend(within.sum(axis=1) if return_length else [np.flatnonzero(row) for row in within])
         result = np.asarray(found) if return_length else found
         return result[0] if single else result
@@ -85,7 +84,7 @@ class NearestNeighbours:
             return self.tree.query_pairs(r, output_type="ndarray")
         pairs = []
         for start, block in self._blocks(self.points):
-            rows, columns = np.nonzero(self._squared(block) <= r * r)
+            rows, columns = np.nonzero(self._within(block, r))
             rows += start
             later = columns > rows
             pairs.append(np.column_stack([rows[later], columns[later]]))
@@ -95,6 +94,19 @@ class NearestNeighbours:
         rows = max(1, _BLOCK_ENTRIES // max(1, len(self.points)))
         for start in range(0, len(x), rows):
             yield start, x[start : start + rows]
+
+    def _within(self, block: np.ndarray, r: float) -> np.ndarray:
+        """Whether each point lies within r of each row of block `[B, N]`, decided on exact distances.
+
+        The expanded form picks the candidates (its rounding is far below the
+        slack), exact differences decide them, as a k-d tree would.
+        """
+        slack = 1e-9 * (1.0 + float(self.norms.max()) + float(np.max(np.einsum("ij,ij->i", block, block))))
+        candidates = self._squared(block) <= r * r + slack
+        rows, columns = np.nonzero(candidates)
+        diff = block[rows] - self.points[columns]
+        candidates[rows, columns] = np.einsum("ij,ij->i", diff, diff) <= r * r
+        return candidates
 
     def _squared(self, block: np.ndarray) -> np.ndarray:
         squared = np.einsum("ij,ij->i", block, block)[:, None] + self.norms[None, :] - 2.0 * block @ self.points.T
