@@ -71,10 +71,10 @@ class StudyConfig:
         for name in self.representations:
             representations.parse(name)
 
-    def grid_config(self, protocol: str = "representations", **changes) -> grid.GridConfig:
-        """The grid of one protocol (its own results under `<workdir>/<protocol>/`), with `changes`."""
+    def grid_config(self, folder: str = "representations", **changes) -> grid.GridConfig:
+        """A grid of the study (its own results under `<workdir>/<folder>/`), with `changes` to its fields."""
         settings = dict(
-            workdir=os.fspath(pathlib.Path(self.workdir) / protocol),
+            workdir=os.fspath(pathlib.Path(self.workdir) / folder),
             ae_dir=os.fspath(pathlib.Path(self.workdir) / "ae"),
             datasets=self.datasets,
             data_dir=self.data_dir,
