@@ -24,9 +24,15 @@ def images(n, shape=(28, 28, 1), seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
 
 
+NARROW_SIMCLR = {"filters": (4, 8), "convs_per_block": 1, "projection_dim": 8}
+
+
 def build(kind, run_eagerly=False, **options):
     """A narrow model, compiled; eager steps skip the seconds of graph tracing."""
-    model = models.build_autoencoder(kind, **{**NARROW, **options})
+    if kind == "simclr":
+        model = models.build_representation(kind, 16, **{**NARROW_SIMCLR, **options})
+    else:
+        model = models.build_autoencoder(kind, **{**NARROW, **options})
     model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=run_eagerly)
     return model
 
@@ -213,7 +219,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device():
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
-    for kind in KINDS:
+    for kind in (*KINDS, "simclr"):
         single, mirrored = report[kind]["evaluate"]
         assert mirrored == pytest.approx(single, rel=1e-5), kind
     single, mirrored = report["cae"]["fit"]
@@ -229,22 +235,23 @@ def mirrored_report():
     device and mirrored; for the CAE also the loss of a one-epoch fit and the
     largest difference between the two sets of weights after it; for the VAE
     whether the two replicas draw different noise. The t-SNE
-    loss is per replica (P and Q over each replica's share), so its
-    single-device reference evaluates batches of 64, the per-replica size of
-    the mirrored global batch of 128.
+    loss is per replica (P and Q over each replica's share), and so is
+    SimCLR's (each replica contrasts its own share), so their single-device
+    references evaluate batches of 64, the per-replica size of the mirrored
+    global batch of 128.
     """
     runtime.split_cpu(2)
     strategies = {name: runtime.make_strategy(name) for name in ("default", "mirrored")}
     x = images(128)
     report = {"replicas": strategies["mirrored"].num_replicas_in_sync}
     trained = {}
-    for kind in KINDS:
+    for kind in (*KINDS, "simclr"):
         report[kind] = {"evaluate": []}
         for name, strategy in strategies.items():
             keras.utils.set_random_seed(0)
             with strategy.scope():
                 model = trained[kind, name] = build(kind)
-            eval_batch = 64 if kind == "tsne" and name == "default" else 128
+            eval_batch = 64 if kind in ("tsne", "simclr") and name == "default" else 128
             dataset = pipelines.make_dataset(x, batch_size=eval_batch)
             logs = model.evaluate(dataset, verbose=0, return_dict=True)
             report[kind]["evaluate"].append(logs["loss"])
