@@ -44,9 +44,11 @@ pool images; here every pool image gets one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
+import fcntl
 import json
 import os
 import pathlib
@@ -239,12 +241,38 @@ def train(
         checks.one_of("dataset", config.dataset, data.DATASETS)
     files = RunFiles(pathlib.Path(workdir))
     files.workdir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        files.remove()
-    _claim_workdir(files, config)
-    if files.done.exists():
-        logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
-        return files
+    with _exclusive(files.workdir):
+        if overwrite:
+            files.remove()
+        _claim_workdir(files, config)
+        if files.done.exists():
+            logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
+            return files
+        _train(config, files, splits, callbacks, verbose)
+    return files
+
+
+@contextlib.contextmanager
+def _exclusive(workdir: pathlib.Path):
+    """Holds the workdir for one process at a time: another waits, then finds the run done or resumes it.
+
+    An advisory lock (`flock`) on the folder itself, which the system drops
+    when its process ends, however it ends.
+    """
+    descriptor = os.open(workdir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logging.info("Another process is training in %s; waiting for it.", workdir)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, callbacks, verbose) -> None:
+    """Builds, trains (or resumes) and saves the run, then writes its codes and DONE."""
     tf.config.experimental.enable_op_determinism()
     strategy = runtime.make_strategy(config.distribute)
     if splits is None:
@@ -271,7 +299,6 @@ def train(
     fileio.write_text(files.done, _now() + "\n")
     shutil.rmtree(files.backup, ignore_errors=True)
     logging.info("Finished: %s", files.workdir)
-    return files
 
 
 def _fit(model, strategy, config: TrainConfig, files: RunFiles, splits: data.Splits, verbose,

@@ -213,3 +213,22 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_backup(splits, 
         train.train(config(epochs=4), tmp_path, splits=splits, callbacks=[Poison()], verbose=0)
     assert [e for e, _ in backup.EpochBackups(tmp_path / "backup").backups()] == [2, 1]
     assert not train.RunFiles(tmp_path).done.exists()
+
+
+def test_a_second_process_on_the_same_workdir_waits_then_finds_the_run_done(splits, tmp_path):
+    import fcntl
+    import os
+    import threading
+
+    run = config(epochs=1)
+    holder = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # Another process is training here.
+    finished = []
+    waiter = threading.Thread(target=lambda: finished.append(train.train(run, tmp_path, splits=splits, verbose=0)))
+    waiter.start()
+    waiter.join(timeout=2)
+    assert waiter.is_alive() and not finished  # It waits for the folder.
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    os.close(holder)
+    waiter.join(timeout=120)
+    assert finished and finished[0].done.exists()
