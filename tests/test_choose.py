@@ -55,3 +55,19 @@ def test_a_dataset_and_float_images_choose_as_the_array_does(digits, tmp_path):
 def test_bad_input_is_refused_with_the_commands_messages(images, options, message):
     with pytest.raises(InputError, match=message):
         latens.choose(images, 8, **{**TINY, **options})
+
+
+def test_a_folder_and_an_array_of_the_same_images_choose_the_same_ones(digits, tmp_path):
+    import csv
+
+    from PIL import Image
+
+    from latens import folder
+
+    (tmp_path / "images").mkdir()
+    for i, image in enumerate(digits):
+        Image.fromarray(image[..., 0]).save(tmp_path / "images" / f"{i:03d}.png")
+    folder.choose(tmp_path / "images", tmp_path / "out", folder.FolderConfig(n=10, **TINY), progress=False)
+    with open(tmp_path / "out" / "query.csv", newline="") as f:
+        from_folder = [int(row["path"].removesuffix(".png")) for row in csv.DictReader(f)]
+    assert latens.choose(digits, 10, **TINY).tolist() == from_folder
