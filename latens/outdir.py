@@ -32,7 +32,6 @@ from __future__ import annotations
 import ctypes
 import datetime
 import errno
-import fcntl
 import json
 import os
 import pathlib
@@ -40,6 +39,11 @@ import socket
 from collections.abc import Callable
 
 from absl import logging
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so no protection against a second run.
+    fcntl = None
 
 from latens import fileio
 from latens.checks import InputError
@@ -150,7 +154,8 @@ class OutputFolder:
         except OSError as error:
             raise InputError(f"cannot open {self.path / MARKER} ({error.strerror}); is it a link?") from None
         try:
-            fcntl.flock(self._marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(self._marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._marker)
             holder = _read_lock(self.path / LOCK) or {}

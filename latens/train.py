@@ -48,7 +48,6 @@ import contextlib
 import csv
 import dataclasses
 import datetime
-import fcntl
 import json
 import os
 import pathlib
@@ -61,6 +60,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+try:
+    import fcntl
+except ImportError:  # Windows.
+    fcntl = None
 
 from latens import backup, checks, data, fileio, models, pipelines, representations, runtime
 from latens.models import tsne
@@ -259,6 +263,9 @@ def _exclusive(workdir: pathlib.Path):
     An advisory lock (`flock`) on the folder itself, which the system drops
     when its process ends, however it ends.
     """
+    if fcntl is None:  # No advisory locks here (Windows): one process per workdir is the caller's care.
+        yield
+        return
     descriptor = os.open(workdir, os.O_RDONLY)
     try:
         try:
