@@ -214,7 +214,9 @@ def render_query_summary(results: Sequence[dict]) -> str:
         out += _class_count_table(dataset, n, groups[(dataset, n)])
     seconds = [r["seconds"] for rs in groups.values() for group in rs.values() for r in group if "seconds" in r]
     if seconds:
-        out += [f"Median seconds per cell: {np.median(seconds):.0f} over {len(seconds)} cells.", ""]
+        median = float(np.median(seconds))
+        # Whole seconds, as Table 1's were always printed; tenths for cells of seconds (the linear protocol).
+        out += [f"Median seconds per cell: {median:.{0 if median >= 10 else 1}f} over {len(seconds)} cells.", ""]
     return "\n".join(out)
 
 
