@@ -41,7 +41,8 @@ from typing import ClassVar
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, linear, paper, provenance, representations, runtime, tables
+from latens import (checks, data, evaluate, fileio, linear, paper, provenance, representations, runtime, sampling,
+                    tables)
 from latens.sampling import STRATEGIES, select
 
 UNBALANCED = paper.UNBALANCED
@@ -192,6 +193,7 @@ class Grid:
         self.root = pathlib.Path(config.workdir)
         self._splits: dict[str, data.Splits] = {}
         self._embeddings: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self._clusters: dict[tuple, np.ndarray] = {}
 
     def run_cell(self, cell: Cell) -> dict:
         """Selects, trains and evaluates one cell, and writes its result."""
@@ -265,7 +267,14 @@ class Grid:
         else:
             codes = self.embeddings(cell.dataset, cell.ae)
             z, errors = codes["z"], codes["errors"]
-        indices = select(cell.strategy, z, cell.n, seed=cell.seed, errors=errors, **wanted["options"])
+        options = dict(wanted["options"])
+        if "clusters" in STRATEGIES[cell.strategy].options:
+            # The rules of a cell share its Ward clusters: computed once, passed as given.
+            key = (cell.dataset, cell.ae, cell.seed, cell.n, options.pop("n_clusters", None))
+            if key not in self._clusters:
+                self._clusters[key] = sampling.cluster(z, key[4], cell.seed, n=cell.n)
+            options["clusters"] = self._clusters[key]
+        indices = select(cell.strategy, z, cell.n, seed=cell.seed, errors=errors, **options)
         fileio.write_atomically(path, lambda tmp: np.savez(tmp, indices=indices, config=np.array(json.dumps(wanted))))
         return indices
 
