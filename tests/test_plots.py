@@ -52,3 +52,15 @@ def test_study_gains_draw_one_panel_per_dataset_and_budget(tmp_path):
     assert [ax.get_title() for ax in panels] == ["MNIST, n = 20", "MNIST, n = 100"]
     labels = [t.get_text() for t in panels[0].get_yticklabels()]
     assert labels == ["pixel PCA kcenter", "SimCLR typiclust"]  # Sorted by gain, best last.
+
+
+def test_validation_curves_of_runs_stopped_early_end_where_training_ended():
+    histories = [{"epoch": [10, 20, 23], "val_accuracy": [0.5, 0.6, 0.62]},
+                 {"epoch": [10, 20, 30, 31], "val_accuracy": [0.4, 0.5, 0.55, 0.56]}]
+    fig = grid_plots.validation_curves({"random": histories}, "t")
+    (ax,) = fig.axes
+    (line,) = ax.get_lines()
+    assert line.get_xdata().tolist() == [10, 20, 23, 30, 31]
+    assert "stopped once converged" in ax.get_title()
+    paper = [{"epoch": [10, 20], "val_accuracy": [0.5, 0.6]}] * 2
+    assert "stopped" not in grid_plots.validation_curves({"random": paper}, "t").axes[0].get_title()
