@@ -2,7 +2,7 @@
 
 For one query of each size (a random draw of n pool images, seed 0), the
 evaluation classifier of Table 1 (`latens.evaluate`, full widths) is trained
-with `--classifier_stop=paper` and with `converged`, in this process, in
+with `stop="paper"` and with `stop="converged"`, in this process, in
 `--rounds` rounds ordered paper, converged, converged, paper, ... (so a load
 that changes over minutes weighs on both rules alike), and the fastest run
 of each is printed by part (building the model, the first epoch with its

@@ -17,7 +17,7 @@ from absl import app, flags
 
 from latens import flagconfig, latent_quality, study
 
-_EXCLUDED = ("datasets", "sizes", "strategies", "seeds")
+_EXCLUDED = ("datasets", "sizes", "strategies", "seeds", "classifier_stop")
 flagconfig.define_flags(study.StudyConfig, exclude=_EXCLUDED)
 _DATASET = flags.DEFINE_string("dataset", "mnist", "Dataset, optionally with +unbalanced.")
 _NAMES = flags.DEFINE_list("names", ["pixels", *study.REPRESENTATIONS],

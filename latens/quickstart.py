@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from absl import logging
 
-from latens import evaluate, grid, runtime
+from latens import checks, evaluate, grid, runtime
 from latens.plots import grid as grid_plots
 
 # Both networks keep the paper's layers at this fraction of its widths:
@@ -32,15 +32,21 @@ class QuickstartConfig:
       workdir: where the grid's stages are cached.
       out_dir: where the figures go.
       smoke: a tiny version that runs in seconds (a check, not a result).
+      classifier_stop: when each classifier stops
+        (`latens.evaluate.ClassifierConfig.stop`).
       distribute: distribution strategy for training (GPU/TPU).
     """
 
-    CHOICES: ClassVar[dict] = {"distribute": runtime.DISTRIBUTIONS}
+    CHOICES: ClassVar[dict] = {"classifier_stop": evaluate.STOPS, "distribute": runtime.DISTRIBUTIONS}
 
     workdir: str = "runs/quickstart"
     out_dir: str = "runs/quickstart/figures"
     smoke: bool = False
+    classifier_stop: str = "paper"
     distribute: str = "default"
+
+    def __post_init__(self):
+        checks.choices(self)
 
 
 def grid_config(config: QuickstartConfig) -> grid.GridConfig:
@@ -68,6 +74,7 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
             epochs=2 if config.smoke else 100,
             val_points=2 if config.smoke else 10,
             val_size=None,
+            stop=config.classifier_stop,
             **widths,
         ),
     )

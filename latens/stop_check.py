@@ -168,10 +168,11 @@ def render(results: Sequence[dict]) -> str:
       results: stored check results (`load`).
 
     Returns:
-      One table per rule: per (dataset, n), the cells, the paper's mean test
-      accuracy, the rule's, their paired difference (percentage points) with a
-      95 % CI, the median and largest epoch at which the rule fired, and the
-      share of the paper's epochs trained.
+      One table per rule: per (dataset, n), the cells, the cells where the
+      rule fired, the paper's mean test accuracy, the rule's, their paired
+      difference (percentage points) with a 95 % CI, the median and largest
+      epoch at which the rule stops training (the paper's count where it
+      never fired), and the share of the paper's epochs trained.
     """
     if not results:
         return "No stop-check results yet.\n"
@@ -181,10 +182,12 @@ def render(results: Sequence[dict]) -> str:
     for rule in results[0]["probes"]:
         (loss, patience) = results[0]["config"]["rules"][rule]
         out += [
-            f"Rule `{rule}`: training loss below {loss:g} for {patience} epochs in a row.",
+            f"Rule `{rule}`: training loss below {loss:g} for {patience} epochs in a row "
+            "(where it never fires, training runs the paper's epochs).",
             "",
-            "| column | cells | paper | rule | rule - paper [95 % CI] | epoch fired: median (max) | epochs trained |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| column | cells | fired | paper | rule | rule - paper [95 % CI] | stop epoch: median (max) "
+            "| epochs trained |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for dataset, n in columns:
             mine = [r for r in results if (r["config"]["dataset"], r["config"]["n"]) == (dataset, n)]
@@ -198,7 +201,8 @@ def render(results: Sequence[dict]) -> str:
             interval = "" if diff.count < 2 else f" [{100 * diff.ci_low:+.2f}, {100 * diff.ci_high:+.2f}]"
             share = np.sum(fired) / np.sum([r["epochs"] for r in mine])
             out.append(
-                f"| {dataset}, n = {n} | {len(mine)} | {100 * paper.mean():.2f} | {100 * rule_scores.mean():.2f} "
+                f"| {dataset}, n = {n} | {len(mine)} | {sum(r['probes'][rule]['epoch'] is not None for r in mine)} "
+                f"| {100 * paper.mean():.2f} | {100 * rule_scores.mean():.2f} "
                 f"| {100 * diff.mean:+.2f}{interval} | {np.median(fired):.0f} ({max(fired)}) | {100 * share:.0f} % |"
             )
         out.append("")

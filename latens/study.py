@@ -47,11 +47,14 @@ class StudyConfig:
       ae_epochs: epochs of the auto-encoders.
       ae_width: the auto-encoders' widths, times the paper's.
       simclr_epochs: epochs of the contrastive encoder.
+      classifier_stop: when the scratch protocol's classifier stops
+        (`latens.evaluate.ClassifierConfig.stop`).
       precision: dtype policy for training.
       distribute: distribution strategy for training.
     """
 
-    CHOICES: ClassVar[dict] = {"precision": runtime.PRECISIONS, "distribute": runtime.DISTRIBUTIONS}
+    CHOICES: ClassVar[dict] = {"classifier_stop": evaluate.STOPS, "precision": runtime.PRECISIONS,
+                               "distribute": runtime.DISTRIBUTIONS}
 
     workdir: str = "results/beyond"
     data_dir: str | None = None
@@ -63,6 +66,7 @@ class StudyConfig:
     ae_epochs: int = 3
     ae_width: float = 0.5
     simclr_epochs: int = grid.GridConfig.simclr_epochs
+    classifier_stop: str = "converged"
     precision: str = "auto"
     distribute: str = "default"
 
@@ -94,9 +98,9 @@ class StudyConfig:
 
 def protocol_config(config: StudyConfig, protocol: str) -> grid.GridConfig:
     """The grid of one protocol: "linear" (on the frozen SimCLR embedding) or "scratch" (the paper's
-    classifier, stopped once converged, `evaluate.ClassifierConfig(stop="converged")`)."""
+    classifier, stopped by `config.classifier_stop`)."""
     checks.one_of("protocol", protocol, grid.PROTOCOLS)
-    classifier = evaluate.ClassifierConfig(stop="converged", precision=config.precision)
+    classifier = evaluate.ClassifierConfig(stop=config.classifier_stop, precision=config.precision)
     return config.grid_config(protocol, protocol=protocol, classifier=classifier)
 
 

@@ -1,5 +1,7 @@
 """Figures: every figure of a tiny grid, and the Table 1 bars."""
 
+import pytest
+
 from latens import grid
 from latens.plots import grid as grid_plots
 
@@ -55,12 +57,23 @@ def test_study_gains_draw_one_panel_per_dataset_and_budget(tmp_path):
 
 
 def test_validation_curves_of_runs_stopped_early_end_where_training_ended():
-    histories = [{"epoch": [10, 20, 23], "val_accuracy": [0.5, 0.6, 0.62]},
-                 {"epoch": [10, 20, 30, 31], "val_accuracy": [0.4, 0.5, 0.55, 0.56]}]
+    histories = [{"epoch": [10, 20, 23], "val_accuracy": [0.5, 0.6, 0.62], "stopped": True},
+                 {"epoch": [10, 20, 30, 31], "val_accuracy": [0.4, 0.5, 0.55, 0.56], "stopped": True}]
     fig = grid_plots.validation_curves({"random": histories}, "t")
     (ax,) = fig.axes
-    (line,) = ax.get_lines()
-    assert line.get_xdata().tolist() == [10, 20, 23, 30, 31]
+    mean, *continued = ax.get_lines()
+    # The mean runs where every seed has a record; each seed goes on alone to its own end.
+    assert mean.get_xdata().tolist() == [10, 20]
+    assert mean.get_ydata().tolist() == pytest.approx([45.0, 55.0])
+    assert sorted(line.get_xdata().tolist() for line in continued) == [[20, 23], [20, 30, 31]]
+    band, *marks = ax.collections  # One x per stopped run, at its last record.
+    assert sorted(m.get_offsets().tolist()[0] for m in marks) == [[23, pytest.approx(62.0)], [31, pytest.approx(56.0)]]
     assert "stopped once converged" in ax.get_title()
-    paper = [{"epoch": [10, 20], "val_accuracy": [0.5, 0.6]}] * 2
+
+
+def test_validation_curves_mark_runs_that_all_stopped_at_the_same_epoch():
+    stopped = [{"epoch": [20, 40, 47], "val_accuracy": [0.5, 0.6, 0.7], "stopped": True}] * 2
+    ax = grid_plots.validation_curves({"random": stopped}, "t").axes[0]
+    assert "stopped once converged" in ax.get_title()
+    paper = [{"epoch": [10, 20], "val_accuracy": [0.5, 0.6], "stopped": False}] * 2
     assert "stopped" not in grid_plots.validation_curves({"random": paper}, "t").axes[0].get_title()

@@ -62,12 +62,15 @@ def validation_curves(curves: dict[str, list[dict]], title: str) -> Figure:
     """Validation accuracy over epochs: one line per row, mean with a ±1 std band (Figure 2b).
 
     A run stopped early ("converged" rule) records validation only up to its
-    last epoch; a row's line is the mean over the seeds still training at
-    each epoch, and each seed's last record is marked with an x, so the curve
-    ends where training ended.
+    last epoch. A row's mean line runs over the epochs every seed recorded;
+    beyond them each seed still training goes on as a thin line of the same
+    colour, and each stopped run's last record is marked with an x, so every
+    curve ends where its training ended.
 
     Args:
-      curves: row label -> one history per seed (`{"epoch": [...], "val_accuracy": [...]}`).
+      curves: row label -> one history per seed (`{"epoch": [...],
+        "val_accuracy": [...]}`, and `"stopped": True` for a run that ended
+        before its epoch count).
       title: the figure title.
 
     Returns:
@@ -84,33 +87,34 @@ def validation_curves(curves: dict[str, list[dict]], title: str) -> Figure:
         else:
             color, style = cmap(others % cmap.N), "-"
             others += 1
-        epochs, mean, std, count = _mean_curve(histories)
-        ax.plot(epochs, mean, style, color=color, label=f"{label} ({count})", lw=1.5)
-        if count > 1:
+        epochs, mean, std = _mean_curve(histories)
+        ax.plot(epochs, mean, style, color=color, label=f"{label} ({len(histories)})", lw=1.5)
+        if len(histories) > 1:
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.12)
-        ends = [(h["epoch"][-1], 100 * h["val_accuracy"][-1]) for h in histories if h["epoch"]]
-        if len({e for e, _ in ends}) > 1:  # Seeds that stopped at different epochs.
-            stopped_early = True
-            ax.scatter(*zip(*ends), marker="x", s=16, color=color, zorder=3)
+        last_shared = epochs[-1] if len(epochs) else -np.inf
+        for history in histories:
+            epoch, accuracy = np.asarray(history["epoch"]), 100 * np.asarray(history["val_accuracy"])
+            beyond = epoch >= last_shared
+            if beyond.sum() > 1:
+                ax.plot(epoch[beyond], accuracy[beyond], style, color=color, lw=0.7, alpha=0.7)
+            if history.get("stopped") and len(epoch):
+                stopped_early = True
+                ax.scatter(epoch[-1], accuracy[-1], marker="x", s=16, color=color, zorder=3)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(title + ("\n(training stopped once converged: x marks each seed's last epoch)"
+    ax.set_title(title + ("\n(training stopped once converged: x marks a run's last epoch)"
                           if stopped_early else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, title="strategy (seeds)", title_fontsize=7)
     return fig
 
 
-def _mean_curve(histories: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Epochs, and mean and std (in %) over the seeds that recorded each, and the seed count."""
-    by_epoch: dict[int, list[float]] = {}
-    for history in histories:
-        for epoch, value in zip(history["epoch"], history["val_accuracy"]):
-            by_epoch.setdefault(epoch, []).append(100 * value)
-    epochs = np.array(sorted(by_epoch))
-    mean = np.array([np.mean(by_epoch[e]) for e in epochs])
-    std = np.array([np.std(by_epoch[e]) for e in epochs])
-    return epochs, mean, std, len(histories)
+def _mean_curve(histories: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The epochs every seed recorded, and the mean and std (in %) over the seeds there."""
+    shared = sorted(set.intersection(*(set(h["epoch"]) for h in histories)))
+    values = np.array([[100 * dict(zip(h["epoch"], h["val_accuracy"]))[e] for h in histories] for e in shared])
+    values = values.reshape(len(shared), len(histories))
+    return np.array(shared), values.mean(axis=1), values.std(axis=1)
 
 
 def query_scatters(z: np.ndarray, queries: dict[str, np.ndarray], title: str) -> Figure:
@@ -276,12 +280,17 @@ def _by_column(results: list[dict]) -> dict[tuple[str, int], dict[str, list[dict
     return by_cell
 
 
+def _curve(result: dict) -> dict:
+    """A result's validation history, marked `stopped` where training ended before its epoch count."""
+    return {**result["history"], "stopped": result.get("stopped_epoch", result["epochs"]) < result["epochs"]}
+
+
 def _column_figures(dataset: str, n: int, by_row: dict[str, list[dict]], codes: dict, out: pathlib.Path) -> list[str]:
     """The validation curves, class counts and query scatters of one (dataset, n) column."""
     rows = sorted(by_row, key=tables.row_order)
     label = f"{tables.dataset_label(dataset)}, n = {n}"
     # The linear protocol records no validation curve.
-    curves = {tables.row_label(r): [x["history"] for x in by_row[r]] for r in rows if "history" in by_row[r][0]}
+    curves = {tables.row_label(r): [_curve(x) for x in by_row[r]] for r in rows if "history" in by_row[r][0]}
     counts = {tables.row_label(r): np.mean([x["query_class_counts"] for x in by_row[r]], axis=0) for r in rows}
     written = [save(query_class_heatmap(counts, _class_names(dataset), f"Query images per class, {label}"),
                     out / f"query_classes_{_slug(dataset)}_n{n}.png")]
