@@ -5,7 +5,9 @@
 
 Each cell is trained once, for the paper's epochs, and scored both where the
 rule fires and at the end (see `latens.stop_check`). Started again, it skips
-finished cells; `--table_only` prints the tables from the saved results.
+finished cells; `--table_only` prints the tables from the saved results, and
+other rules replayed on the stored training losses
+(`latens.stop_check.render_replayed`).
 """
 
 from absl import app, flags
@@ -20,7 +22,10 @@ def main(argv):
     del argv
     config = flagconfig.from_flags(stop_check.StopCheckConfig)
     if _TABLE_ONLY.value:
-        print(stop_check.render(stop_check.load(config.workdir)))
+        results = stop_check.load(config.workdir)
+        print(stop_check.render(results))
+        print("Rules replayed on the stored losses, judged on the validation records:\n")
+        print(stop_check.render_replayed(results))
     else:
         print(stop_check.run(config))
 

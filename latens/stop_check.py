@@ -34,6 +34,9 @@ from latens import checks, data, evaluate, fileio, grid, paper, provenance, stat
 
 UNBALANCED = paper.UNBALANCED
 RULE = "converged"
+# Rules replayed on the stored training losses (`render_replayed`): the
+# converged rule and looser, earlier ones, (stop_loss, stop_patience).
+REPLAYED = ((1e-3, 5), (1e-2, 5), (1e-2, 3), (1e-2, 1), (3e-2, 1), (1e-1, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,3 +210,53 @@ def render(results: Sequence[dict]) -> str:
             )
         out.append("")
     return "\n".join(out)
+
+
+def stop_epoch(losses: Sequence[float], stop_loss: float, stop_patience: int) -> int:
+    """Where `evaluate.ConvergenceRule` would end a run with these per-epoch training losses (their count if never)."""
+    rule = evaluate.ConvergenceRule(stop_loss, stop_patience)
+    for epoch, loss in enumerate(losses, 1):
+        if rule.update(epoch, loss):
+            return epoch
+    return len(losses)
+
+
+def render_replayed(results: Sequence[dict], rules: Sequence[tuple[float, int]] = REPLAYED) -> str:
+    """Markdown: rules replayed on each run's stored losses, scored on its validation records.
+
+    The test set is scored only where the watched rules fired, so other rules
+    are judged on the validation curve instead: each run's stop epoch under
+    the rule, its validation accuracy at the first record at or after that
+    epoch (records lie 50,000 / (25 n) epochs apart: every 2 epochs at
+    n = 1000, every 20 at n = 100, where the estimate is coarse and
+    flattering), minus the accuracy at the paper's last epoch.
+
+    Args:
+      results: stored check results (`load`).
+      rules: `(stop_loss, stop_patience)` pairs.
+
+    Returns:
+      A table: per column and rule, the share of the paper's epochs trained,
+      and the mean, standard deviation and minimum of the validation
+      difference in percentage points.
+    """
+    if not results:
+        return "No stop-check results yet.\n"
+    columns = sorted({(r["config"]["dataset"], r["config"]["n"]) for r in results},
+                     key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
+    out = ["| column | rule: loss below, epochs in a row | epochs trained | validation: rule - paper, mean (sd, min) |",
+           "| --- | --- | --- | --- |"]
+    for dataset, n in columns:
+        mine = [r for r in results if (r["config"]["dataset"], r["config"]["n"]) == (dataset, n)]
+        for loss, patience in rules:
+            stops = [stop_epoch(r["train_loss_by_epoch"], loss, patience) for r in mine]
+            diffs = []
+            for r, stop in zip(mine, stops):
+                epochs, accuracy = np.asarray(r["history"]["epoch"]), np.asarray(r["history"]["val_accuracy"])
+                at = min(np.searchsorted(epochs, stop), len(epochs) - 1)
+                diffs.append(100 * (accuracy[at] - accuracy[-1]))
+            share = np.sum(stops) / np.sum([r["epochs"] for r in mine])
+            spread = f"{np.std(diffs, ddof=1):.2f}, " if len(diffs) > 1 else ""
+            out.append(f"| {dataset}, n = {n} | {loss:g}, {patience} | {100 * share:.0f} % "
+                       f"| {np.mean(diffs):+.2f} ({spread}{np.min(diffs):+.2f}) |")
+    return "\n".join(out) + "\n"

@@ -40,3 +40,16 @@ def test_cells_checked_with_other_rules_are_refused(tmp_path, tiny_grid_config):
     stop_check.run(config)
     with pytest.raises(ValueError, match="different config"):
         stop_check.run(dataclasses.replace(config, stop_loss=0.5))
+
+
+def test_replayed_rules_stop_where_the_rule_fires_and_read_the_next_validation_record():
+    losses = [0.5, 0.05, 0.005, 0.2, 0.005, 0.005, 0.0005, 0.0005]
+    assert stop_check.stop_epoch(losses, 0.01, 1) == 3
+    assert stop_check.stop_epoch(losses, 0.01, 3) == 7  # Epoch 4 broke the first streak.
+    assert stop_check.stop_epoch(losses, 1e-6, 1) == 8  # Never fires: the run's full length.
+    result = {"config": {"dataset": "d", "n": 10}, "epochs": 8, "train_loss_by_epoch": losses,
+              "history": {"epoch": [2, 4, 6, 8], "val_accuracy": [0.5, 0.6, 0.7, 0.8]}}
+    table = stop_check.render_replayed([result, result], rules=((0.01, 1), (1e-6, 1)))
+    # Stop at 3: the record at epoch 4 (0.6) against the last (0.8); 3 of 8 epochs.
+    assert "| d, n = 10 | 0.01, 1 | 38 % | -20.00 (0.00, -20.00) |" in table
+    assert "| d, n = 10 | 1e-06, 1 | 100 % | +0.00 (0.00, +0.00) |" in table
