@@ -81,9 +81,12 @@ class GridConfig:
       n_clusters: clusters for the strategies that take them (None: chosen
         from the data).
       precision: dtype policy for training (see `latens.runtime`).
-      distribute: distribution strategy for training (see `latens.runtime`);
-        it changes where cells run, not what they compute, so it is not part
-        of a result's config.
+      distribute: distribution strategy for training (see `latens.runtime`).
+        A representation trained under another strategy is another
+        representation (SimCLR's negatives and every noise draw are per
+        replica), so a strategy other than "default" is part of the
+        representation's config; the classifier computes the same up to
+        floating-point order, so the result's config leaves it out.
       classifier: the scratch protocol's classifier settings.
       protocol: how a query is scored: "scratch" (the paper's classifier
         trained from scratch on the query's images, `latens.evaluate`) or
@@ -257,17 +260,21 @@ class Grid:
     def query(self, cell: Cell) -> np.ndarray:
         """The cell's query indices into the pool, selecting them if not cached."""
         path = self.root / "queries" / cell.relative_path(".npz")
-        wanted = self.selection_config(cell)
+        # A query is stored with what made the codes it was chosen in, so one
+        # chosen in other codes is refused even after its result was deleted.
+        wanted = {**self.selection_config(cell), "codes": self.codes_config(cell)}
         if path.exists():
             with np.load(path) as f:
-                check_same(path, json.loads(str(f["config"])), wanted)
+                stored = json.loads(str(f["config"]))
+                # Queries stored before "codes" was recorded are checked on the selection alone.
+                check_same(path, stored, wanted if "codes" in stored else self.selection_config(cell))
                 return f["indices"]
         if cell.ae is None:
             z, errors = np.zeros((len(self.splits(cell.dataset).pool[1]), 1), np.float32), None
         else:
             codes = self.embeddings(cell.dataset, cell.ae)
             z, errors = codes["z"], codes["errors"]
-        options = dict(wanted["options"])
+        options = dict(self.selection_config(cell)["options"])
         if "clusters" in STRATEGIES[cell.strategy].options:
             # The rules of a cell share its Ward clusters: computed once, passed as given.
             key = (cell.dataset, cell.ae, cell.seed, cell.n, options.pop("n_clusters", None))
@@ -313,7 +320,10 @@ class Grid:
 
     def ae_workdir(self, dataset: str, ae: str) -> pathlib.Path:
         folder = pathlib.Path(self.config.ae_dir) if self.config.ae_dir else self.root / "ae"
-        return folder / dataset / f"{ae}-seed{self.config.ae_seed}"
+        # An unbalanced pool is another pool for each data seed (seed 0's
+        # folders keep the name they had before the seed was part of it).
+        pool = f"-data{self.config.data_seed}" if dataset.endswith(UNBALANCED) and self.config.data_seed else ""
+        return folder / dataset / f"{ae}-seed{self.config.ae_seed}{pool}"
 
     def ae_config(self, dataset: str, ae: str):
         """The `latens.train.TrainConfig` of the grid's representation `ae` for `dataset`."""
@@ -359,6 +369,10 @@ class Grid:
             "options": {"n_clusters": self.config.n_clusters} if takes_clusters else {},
         }
 
+    def codes_config(self, cell: Cell) -> dict:
+        """What made the codes a cell's query is chosen in: the pool's draw and the representation."""
+        return {"data_seed": self.config.data_seed, "ae": self.cell_config(cell)["ae"]}
+
     def cell_config(self, cell: Cell) -> dict:
         """Everything that determines a cell's result."""
         config = self.config
@@ -376,6 +390,8 @@ class Grid:
                 ae.update(perplexity=trained.perplexity, kl_weight=trained.kl_weight)
             if trained.ae not in representations.AUTOENCODERS:
                 ae["batch_size"] = trained.batch_size
+            if trained.distribute != "default":  # Left out otherwise, so earlier results still match.
+                ae["distribute"] = trained.distribute
         return {
             "dataset": cell.dataset,
             "data_seed": config.data_seed,

@@ -126,3 +126,40 @@ def test_the_linear_protocol_scores_queries_on_a_frozen_embedding(tmp_path, tiny
     scratch = dataclasses.replace(config, protocol="scratch")
     with pytest.raises(ValueError, match="different config .*classifier"):
         grid.run(scratch)
+
+
+def test_a_query_chosen_in_other_codes_is_refused_even_after_its_result_is_deleted(tmp_path, tiny_grid_config):
+    import json
+
+    import numpy as np
+
+    config = tiny_grid_config(tmp_path, strategies=("multi-normal-cluster",), seeds=(0,))
+    runner = grid.Grid(config)
+    (cell,) = [c for c in grid.cells(config) if c.ae]
+    path = tmp_path / "queries" / cell.relative_path(".npz")
+    path.parent.mkdir(parents=True)
+    stored = {**runner.selection_config(cell), "codes": runner.codes_config(cell)}
+    np.savez(path, indices=np.arange(20), config=np.array(json.dumps(stored)))
+    assert runner.query(cell).tolist() == list(range(20))
+    retrained = grid.Grid(dataclasses.replace(config, ae_epochs=2))
+    with pytest.raises(ValueError, match="different config .*codes"):
+        retrained.query(cell)
+    # A query stored before its codes' config was recorded is checked on the selection alone.
+    np.savez(path, indices=np.arange(20), config=np.array(json.dumps(runner.selection_config(cell))))
+    assert retrained.query(cell).tolist() == list(range(20))
+
+
+def test_each_unbalanced_pool_draw_has_its_own_representations(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path)
+    assert grid.Grid(config).ae_workdir("mnist_sample+unbalanced", "vae").name == "vae-seed0"
+    drawn = grid.Grid(dataclasses.replace(config, data_seed=3))
+    assert drawn.ae_workdir("mnist_sample+unbalanced", "vae").name == "vae-seed0-data3"
+    assert drawn.ae_workdir("mnist_sample", "vae").name == "vae-seed0"  # A balanced pool has no draw.
+
+
+def test_a_representation_trained_under_another_distribution_is_another_representation(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path, strategies=("multi-normal-cluster",), seeds=(0,))
+    (cell,) = [c for c in grid.cells(config) if c.ae]
+    assert "distribute" not in grid.Grid(config).cell_config(cell)["ae"]  # Earlier results still match.
+    mirrored = grid.Grid(dataclasses.replace(config, distribute="mirrored"))
+    assert mirrored.cell_config(cell)["ae"]["distribute"] == "mirrored"
