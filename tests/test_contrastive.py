@@ -76,6 +76,16 @@ def test_simclr_same_seed_same_first_step(digits):
     assert np.abs(one_step(1) - one_step(2)).max() > 0
 
 
+def test_simclr_draws_new_views_at_every_step(digits):
+    keras.utils.set_random_seed(0)
+    model = models.build_representation("simclr", 16, seed=0, **NARROW_SIMCLR)
+    # A learning rate of zero keeps the weights, so only the views can change the loss.
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    batch = digits[:32].astype(np.float32) / 255.0
+    losses = [float(model.train_on_batch(batch, return_dict=True)["loss"]) for _ in range(3)]
+    assert len(set(losses)) == 3
+
+
 def test_pixel_pca_is_deterministic_orthonormal_and_has_no_errors(digits, tmp_path):
     splits = data.Splits("tiny", (digits, None), (digits[:0], None), (digits[:0], None), ())
     runs = [train.train(train.TrainConfig(ae="pca", latent_dim=10), tmp_path / name, splits=splits, verbose=0)
