@@ -35,8 +35,9 @@ from latens import checks, data, evaluate, fileio, grid, paper, provenance, stat
 UNBALANCED = paper.UNBALANCED
 RULE = "converged"
 # Rules replayed on the stored training losses (`render_replayed`): the
-# converged rule and looser, earlier ones, (stop_loss, stop_patience).
-REPLAYED = ((1e-3, 5), (1e-2, 5), (1e-2, 3), (1e-2, 1), (3e-2, 1), (1e-1, 1))
+# converged rule, longer patience (for n = 100, where it stops too soon), and
+# looser, earlier rules (for n = 1000), as (stop_loss, stop_patience).
+REPLAYED = ((1e-3, 5), (1e-3, 25), (1e-3, 50), (1e-2, 5), (1e-2, 3), (1e-2, 1), (3e-2, 1), (1e-1, 1))
 
 
 @dataclasses.dataclass(frozen=True)
