@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -126,7 +126,8 @@ def compare(
     return rows
 
 
-def compare_representations(config: grid.GridConfig, dataset: str, names: Sequence[str], *, k: int = 5) -> list[dict]:
+def compare_representations(config: grid.GridConfig, dataset: str, names: Sequence[str], *, k: int = 5,
+                            on_row: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Trains (or reads back) representations through a grid's cache, and scores each on one dataset.
 
     Args:
@@ -135,6 +136,8 @@ def compare_representations(config: grid.GridConfig, dataset: str, names: Sequen
       dataset: a dataset name of the grid (`+unbalanced` allowed).
       names: representation names (`latens.representations`), or `pixels`.
       k: neighbours in `knn_label_accuracy`.
+      on_row: called with the rows so far after each one (to save them
+        before the next, perhaps hours of training, starts).
 
     Returns:
       One dict per name: `setting` (the name), `dataset`, `config` (the
@@ -153,6 +156,8 @@ def compare_representations(config: grid.GridConfig, dataset: str, names: Sequen
         rows.append({"setting": name, "dataset": dataset, "seed": config.ae_seed,
                      "config": trained and dataclasses.asdict(trained), **scores})
         logging.info("%s on %s: %d-NN accuracy %.4f", name, dataset, k, scores["knn_accuracy"])
+        if on_row is not None:
+            on_row(rows)
     return rows
 
 
@@ -235,14 +240,16 @@ def run_comparison(
 
 def run_representation_comparison(config: grid.GridConfig, dataset: str, names: Sequence[str],
                                   out: str | os.PathLike, *, k: int = 5) -> str:
-    """`compare_representations`, then `out` (JSON: every run with its config, the grid's config, k, versions).
+    """`compare_representations`, writing `out` after each run (JSON: the runs so far with their configs,
+    the grid's config, k, versions, and `complete`, true once every name is scored).
 
     Returns:
       `summary_table` of the runs.
     """
-    rows = compare_representations(config, dataset, names, k=k)
-    report = {"k": k, "dataset": dataset, "grid": dataclasses.asdict(config), "versions": provenance.versions(),
-              "runs": rows}
-    path = fileio.write_text(out, json.dumps(report, indent=1) + "\n")
-    logging.info("Wrote %s", path)
+    def write(rows: list[dict]) -> None:
+        report = {"k": k, "dataset": dataset, "grid": dataclasses.asdict(config), "versions": provenance.versions(),
+                  "complete": len(rows) == len(names), "runs": rows}
+        logging.info("Wrote %s", fileio.write_text(out, json.dumps(report, indent=1) + "\n"))
+
+    rows = compare_representations(config, dataset, names, k=k, on_row=write)
     return summary_table(rows, k)

@@ -93,3 +93,17 @@ def test_compare_needs_settings_and_seeds(tmp_path):
         latent_quality.compare({}, [0], tmp_path)
     with pytest.raises(ValueError, match="nothing to compare"):
         latent_quality.compare({"cae": train.TrainConfig()}, [], tmp_path)
+
+
+def test_a_representation_comparison_is_saved_after_every_run(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path / "grid")
+    seen = []
+    rows = latent_quality.compare_representations(config, "mnist_sample+unbalanced", ["pixels", "pca8"],
+                                                  on_row=lambda rows: seen.append([r["setting"] for r in rows]))
+    assert seen == [["pixels"], ["pixels", "pca8"]]
+    assert [r["dimension"] for r in rows] == [28 * 28, 8]
+    out = tmp_path / "comparison.json"
+    table = latent_quality.run_representation_comparison(config, "mnist_sample+unbalanced", ["pixels", "pca8"], out)
+    report = json.loads(out.read_text())
+    assert report["complete"] and [r["setting"] for r in report["runs"]] == ["pixels", "pca8"]
+    assert "| pca8 | 1 | 8 |" in table
