@@ -180,8 +180,6 @@ def render(results: Sequence[dict]) -> str:
     """
     if not results:
         return "No stop-check results yet.\n"
-    columns = sorted({(r["config"]["dataset"], r["config"]["n"]) for r in results},
-                     key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
     out = []
     for rule in results[0]["probes"]:
         (loss, patience) = results[0]["config"]["rules"][rule]
@@ -193,8 +191,7 @@ def render(results: Sequence[dict]) -> str:
             "| epochs trained |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for dataset, n in columns:
-            mine = [r for r in results if (r["config"]["dataset"], r["config"]["n"]) == (dataset, n)]
+        for (dataset, n), mine in _by_column(results):
             paper = np.array([r["test_accuracy"] for r in mine])
             fired = [r["probes"][rule]["epoch"] or r["epochs"] for r in mine]
             rule_scores = np.array([
@@ -211,6 +208,14 @@ def render(results: Sequence[dict]) -> str:
             )
         out.append("")
     return "\n".join(out)
+
+
+def _by_column(results: Sequence[dict]) -> list[tuple[tuple[str, int], list[dict]]]:
+    """`((dataset, n), its results)` per column, balanced datasets first, larger n first."""
+    columns = sorted({(r["config"]["dataset"], r["config"]["n"]) for r in results},
+                     key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
+    return [(column, [r for r in results if (r["config"]["dataset"], r["config"]["n"]) == column])
+            for column in columns]
 
 
 def stop_epoch(losses: Sequence[float], stop_loss: float, stop_patience: int) -> int:
@@ -243,12 +248,9 @@ def render_replayed(results: Sequence[dict], rules: Sequence[tuple[float, int]] 
     """
     if not results:
         return "No stop-check results yet.\n"
-    columns = sorted({(r["config"]["dataset"], r["config"]["n"]) for r in results},
-                     key=lambda c: (c[0].endswith(UNBALANCED), c[0], -c[1]))
     out = ["| column | rule: loss below, epochs in a row | epochs trained | validation: rule - paper, mean (sd, min) |",
            "| --- | --- | --- | --- |"]
-    for dataset, n in columns:
-        mine = [r for r in results if (r["config"]["dataset"], r["config"]["n"]) == (dataset, n)]
+    for (dataset, n), mine in _by_column(results):
         for loss, patience in rules:
             stops = [stop_epoch(r["train_loss_by_epoch"], loss, patience) for r in mine]
             diffs = []
