@@ -18,7 +18,7 @@ import numpy as np
 
 from latens import fileio, paper, stats
 
-ROW_NAMES = {"cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE", "simclr": "SimCLR", "pca": "pixel PCA"}
+ROW_NAMES = {"pca": "pixel PCA", "cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE", "simclr": "SimCLR"}
 METRIC_NAMES = {"test_accuracy": "Test accuracy", "balanced_accuracy": "Balanced test accuracy"}
 _DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "mnist_sample": "MNIST sample"}
 
@@ -68,12 +68,17 @@ def representation_label(name: str) -> str:
 
 
 def row_order(row: str) -> tuple:
-    """Sort key: the paper's row order (baselines, then each AE's strategies)."""
+    """Sort key: the paper's row order (baselines, then each AE's strategies), then other
+    representations by kind (`ROW_NAMES`' order) and dimension."""
     strategy_order = list(paper.BASELINES + paper.STRATEGIES + paper.DETERMINISTIC_STRATEGIES)
     ae, _, strategy = row.rpartition("/")
     aes = list(paper.AUTOENCODERS)
+    kind = ae.rstrip("0123456789")
+    kinds = list(ROW_NAMES)
     return (
         aes.index(ae) + 1 if ae in aes else (len(aes) + 1 if ae else 0),
+        kinds.index(kind) if kind in kinds else len(kinds),
+        int(ae[len(kind):] or 0),
         ae,
         strategy_order.index(strategy) if strategy in strategy_order else len(strategy_order),
         strategy,

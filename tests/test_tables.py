@@ -56,3 +56,11 @@ def test_query_summary_averages_class_counts_and_takes_median_seconds():
 
 def test_table_only_needs_no_results(tmp_path):
     assert tables.write_table(tmp_path) == "No results yet.\n"
+
+
+def test_rows_come_in_the_papers_order_then_by_representation_kind_and_dimension():
+    rows = ["simclr/typiclust", "vae16/kcenter", "pca/typiclust", "tsne/multi-normal", "random", "cae/kcenter",
+            "cae16/kcenter", "vae/multi-normal", "tsne16/kcenter"]
+    assert sorted(rows, key=tables.row_order) == [
+        "random", "cae/kcenter", "vae/multi-normal", "tsne/multi-normal", "pca/typiclust", "cae16/kcenter",
+        "vae16/kcenter", "tsne16/kcenter", "simclr/typiclust"]
