@@ -54,7 +54,8 @@ class StopCheckConfig:
       rows: Table 1 rows, as stored (`random`, `vae/multi-normal-cluster`).
       seeds: seeds of every cell (each row's own, as stored).
       stop_loss: the "converged" rule's training-loss bar.
-      stop_patience: its consecutive epochs.
+      stop_patience: its consecutive epochs (the check's first rule: 5 at
+        every n; the default rule's scaled patience is a candidate at n = 100).
       candidates: other rules watched in the same runs, as
         `name:stop_loss:stop_patience` strings.
     """
@@ -67,7 +68,7 @@ class StopCheckConfig:
     rows: tuple[str, ...] = ("random", "vae/multi-normal-cluster", "tsne/multi-normal-cluster")
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     stop_loss: float = evaluate.STOP_LOSS
-    stop_patience: int = evaluate.STOP_PATIENCE
+    stop_patience: int = 5
     candidates: tuple[str, ...] = ("loss1e-2:0.01:5", "loss1e-4:0.0001:5")
 
     def __post_init__(self):

@@ -115,6 +115,7 @@ def test_converged_training_stops_early_on_separable_data():
                                          progress=False)
     assert result["epochs"] == 300
     assert result["stopped_epoch"] < 300
+    assert result["stop_patience"] == 2
     assert len(result["train_loss_by_epoch"]) == result["stopped_epoch"]
     # It stops at the first epoch that completes the streak, not later.
     assert _first_streak_end(result["train_loss_by_epoch"], 0.05, 2) == result["stopped_epoch"]
@@ -164,7 +165,22 @@ def test_a_paper_config_stores_no_stopping_fields_so_older_results_still_match()
         "dense_units", "precision"}
     converged = evaluate.ClassifierConfig(stop="converged").to_dict()
     assert (converged["stop"], converged["stop_loss"], converged["stop_patience"]) == (
-        "converged", evaluate.STOP_LOSS, evaluate.STOP_PATIENCE)
+        "converged", evaluate.STOP_LOSS, None)
+
+
+def test_a_converged_run_records_its_scaled_patience():
+    x, y = _two_blobs(8)
+    keras.utils.set_random_seed(0)
+    config = dataclasses.replace(TINY_STOP, epochs=2, stop_patience=None)
+    result = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, config, progress=False)
+    assert result["stop_patience"] == evaluate.patience_for(16) == 312
+
+
+def test_the_default_patience_is_5000_images_worth_of_epochs():
+    assert [evaluate.patience_for(n) for n in (20, 100, 1000, 10_000, 50_000)] == [250, 50, 5, 1, 1]
+    assert evaluate.patience_for(100, 7) == 7
+    with pytest.raises(ValueError, match="n must be positive"):
+        evaluate.patience_for(0)
 
 
 @pytest.mark.parametrize("changes, message", [
