@@ -62,9 +62,14 @@ def row_label(row: str) -> str:
 
 def representation_label(name: str) -> str:
     """`vae` -> "VAE", `vae16` -> "VAE (L = 16)", `pca50` -> "pixel PCA (L = 50)"."""
-    kind = name.rstrip("0123456789")
-    dim = name[len(kind):]
+    kind, dim = _kind_and_dimension(name)
     return ROW_NAMES.get(kind, kind) + (f" (L = {dim})" if dim else "")
+
+
+def _kind_and_dimension(name: str) -> tuple[str, int]:
+    """`vae16` -> `("vae", 16)`, `vae` -> `("vae", 0)`; any name, known kind or not (a table shows what it finds)."""
+    kind = name.rstrip("0123456789")
+    return kind, int(name[len(kind):] or 0)
 
 
 def row_order(row: str) -> tuple:
@@ -73,12 +78,12 @@ def row_order(row: str) -> tuple:
     strategy_order = list(paper.BASELINES + paper.STRATEGIES + paper.DETERMINISTIC_STRATEGIES)
     ae, _, strategy = row.rpartition("/")
     aes = list(paper.AUTOENCODERS)
-    kind = ae.rstrip("0123456789")
+    kind, dim = _kind_and_dimension(ae)
     kinds = list(ROW_NAMES)
     return (
         aes.index(ae) + 1 if ae in aes else (len(aes) + 1 if ae else 0),
         kinds.index(kind) if kind in kinds else len(kinds),
-        int(ae[len(kind):] or 0),
+        dim,
         ae,
         strategy_order.index(strategy) if strategy in strategy_order else len(strategy_order),
         strategy,
