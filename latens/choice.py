@@ -36,13 +36,19 @@ from latens.models import layers, simclr, tsne
 class FolderConfig:
     """The options of a choice; every field is a flag of `latens-select` and an option of `latens.choose`.
 
-    The defaults suit a CPU and a folder without labels:
-      * `typiclust` (Hacohen et al. 2022) was designed for the first labels
-        of an unlabeled set: one typical image from each of n clusters,
-        largest first, so that a person who labels only the first k gets k
-        typical images of k different groups.
-      * `cae`: the paper's plain auto-encoder, the cheapest to train.
-      * 32 x 32 pixels, half the paper's widths, 20 epochs: small enough to
+    The defaults are the study's best, and suit a CPU and a folder without
+    labels (docs/beyond.md, "latens' defaults"):
+      * `simclr`, the contrastive encoder: on MNIST its 128-d embedding
+        holds each image's class among its neighbours better than any other
+        representation latens trains, and selecting in it beat selecting in
+        pixel PCA, 16-d and the paper's 2-D auto-encoder codes at every
+        budget.
+      * `cluster-medoid`: the medoids of Ward clusters of the embedding,
+        shared among the clusters by size, the best rule there: 91 % test
+        accuracy from 20 labels against a random draw's 64 %, and +2.3
+        points at n = 100, on MNIST with a linear classifier; on 2,000
+        digits, about ten of each digit in every seed's 100.
+      * 32 x 32 pixels, half the widths, 20 epochs: small enough to
         train on thousands of images on a 2-core CPU in minutes; on a GPU
         or TPU, raise `image_size` and set `width=1`.
 
@@ -87,8 +93,8 @@ class FolderConfig:
     }
 
     n: int = 100
-    strategy: str = "typiclust"
-    ae: str = "cae"
+    strategy: str = "cluster-medoid"
+    ae: str = "simclr"
     latent_dim: int | None = None
     image_size: int = 32
     channels: int = 3

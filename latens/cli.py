@@ -2,8 +2,9 @@
 
     latens-select --images=DIR --n=100 --out=DIR
 
-reads every image under DIR (recursively), trains an auto-encoder on them,
-chooses n with a query strategy and writes query.csv, embeddings.npz,
+reads every image under DIR (recursively), trains a representation of them
+(by default a SimCLR encoder), chooses n with a query strategy (by default
+cluster-medoid) and writes query.csv, embeddings.npz,
 contact_sheet.png, latent.png, skipped.csv and config.json into --out (see
 `latens.folder`). Run again with the same flags, it reuses the images read
 and the model trained (a killed run resumes its training); --retrain trains

@@ -70,6 +70,8 @@ class GridConfig:
       simclr_epochs: epochs of the contrastive encoder's training.
       ae_seed: seed of auto-encoder training.
       ae_options: model options (widths) for every auto-encoder.
+      simclr_options: model options of the contrastive encoder
+        (`latens.models.simclr.SimCLR`'s keywords; empty: its defaults).
       ae_width: the auto-encoders' widths, times the paper's (1: the paper's).
       ae_kernel_initializer: initializer of the auto-encoders' ReLU layers
         (None: Keras' default, as in the paper's code).
@@ -115,6 +117,7 @@ class GridConfig:
     simclr_epochs: int = 20
     ae_seed: int = 0
     ae_options: dict = dataclasses.field(default_factory=dict)
+    simclr_options: dict = dataclasses.field(default_factory=dict)
     ae_width: float = 1.0
     ae_kernel_initializer: str | None = None
     ae_dir: str | None = None
@@ -344,8 +347,14 @@ class Grid:
             seed=self.config.ae_seed,
             precision=self.config.precision,
             distribute=self.config.distribute,
-            model_options=self.ae_options() if autoencoder else {},
+            model_options=self.model_options(kind),
         )
+
+    def model_options(self, kind: str) -> dict:
+        """The options of a representation kind's model (pixel PCA has none)."""
+        if kind in representations.AUTOENCODERS:
+            return self.ae_options()
+        return dict(self.config.simclr_options) if kind == "simclr" else {}
 
     def ae_options(self) -> dict:
         """The auto-encoders' model options: the width and initializer fields, then `ae_options`."""

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from absl import flags
 
-from latens import flagconfig, folder, grid, quickstart, stop_check, train
+from latens import choice_check, flagconfig, folder, grid, quickstart, stop_check, train
 
 
 def parsed(config_cls, *argv, **options):
@@ -17,6 +17,7 @@ def parsed(config_cls, *argv, **options):
 
 @pytest.mark.parametrize("config_cls", [
     grid.GridConfig, train.TrainConfig, folder.FolderConfig, quickstart.QuickstartConfig, stop_check.StopCheckConfig,
+    choice_check.ChoiceCheckConfig,
 ])
 def test_without_flags_every_entry_point_builds_its_default_config(config_cls):
     values, names = parsed(config_cls)

@@ -1,9 +1,9 @@
-"""The quickstart: its VAE's initialisation keeps the codes apart from the posterior's noise."""
+"""The quickstart: its grid (latens' choice beside random and the paper's), and its VAE's initialisation."""
 
 import keras
 import numpy as np
 
-from latens import data, models, quickstart
+from latens import choice, data, grid, models, quickstart
 from latens.models import layers
 
 
@@ -23,3 +23,21 @@ def test_the_quickstart_vae_starts_with_codes_that_differ_more_than_its_noise(tm
 
     assert signal_to_noise() > 0.05
     assert signal_to_noise(kernel_initializer=layers.KERNEL_INITIALIZER) < 0.01
+
+
+def test_the_quickstart_sets_latens_choice_beside_random_and_the_papers_rule():
+    recommended = choice.FolderConfig()
+    config = quickstart.grid_config(quickstart.QuickstartConfig())
+    assert config.aes == ("vae", recommended.ae) and config.protocol == "linear"
+    assert config.strategies == ("random", "multi-normal-cluster", recommended.strategy)
+    assert config.sizes == (20, 100) and len(config.seeds) == 10
+    scratch = quickstart.grid_config(quickstart.QuickstartConfig(protocol="scratch"))
+    assert scratch.protocol == "scratch" and scratch.sizes == (100,) and scratch.classifier.epochs == 100
+
+
+def test_the_grid_hands_its_simclr_options_to_the_encoder_alone():
+    smoke = grid.Grid(quickstart.grid_config(quickstart.QuickstartConfig(smoke=True)))
+    assert smoke.ae_config("mnist_sample", "simclr").model_options == quickstart.NARROW_SIMCLR
+    assert "filters" in smoke.ae_config("mnist_sample", "vae").model_options
+    assert smoke.ae_config("mnist_sample", "vae").model_options["filters"] != quickstart.NARROW_SIMCLR["filters"]
+    assert grid.Grid(grid.GridConfig()).ae_config("mnist", "simclr").model_options == {}

@@ -76,6 +76,7 @@ def write_figures(workdir: str | os.PathLike, out_dir: str | os.PathLike, *, nam
     results = tables.load_results(workdir)
     if not results:
         return []
-    title = (f"Gain of each query over a random one, paired on the same seeds ({pathlib.Path(workdir).name} protocol"
+    protocols = sorted({r["config"]["classifier"].get("protocol", "scratch") for r in results})
+    title = (f"Gain of each query over a random one, paired on the same seeds ({'/'.join(protocols)} protocol"
              + (f"; each panel's best {top} rows)" if top else ")"))
     return [save(gains(results, title, top=top), pathlib.Path(out_dir) / f"{name}.png")]

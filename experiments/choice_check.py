@@ -1,0 +1,26 @@
+"""Measures `latens-select`'s candidate defaults on labelled images: the class counts of each choice.
+
+    python experiments/choice_check.py --dataset=mnist_sample --out=results/choice_check/mnist_sample.json
+    python experiments/choice_check.py --dataset=fashion_mnist --data_dir=../shared/datasets \
+        --out=results/choice_check/fashion_mnist.json
+
+Each candidate `<kind>:<rule>` chooses n of the pool's first `count` images
+with `latens.choose` (the code path of `latens-select`, its defaults for the
+rest), for every seed; the flags are `latens.choice_check.ChoiceCheckConfig`'s.
+Started again, it resumes; it prints the table of class counts.
+"""
+
+from absl import app
+
+from latens import choice_check, flagconfig
+
+flagconfig.define_flags(choice_check.ChoiceCheckConfig)
+
+
+def main(argv):
+    del argv
+    print(choice_check.run(flagconfig.from_flags(choice_check.ChoiceCheckConfig)))
+
+
+if __name__ == "__main__":
+    app.run(main)

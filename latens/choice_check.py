@@ -1,0 +1,161 @@
+"""Measures `latens-select`'s candidate defaults on labelled images: what each choice holds, class by class.
+
+The folder command chooses without labels. Here its images come from a
+labelled pool (the bundled `mnist_sample`, or Fashion-MNIST's), the pool's
+first `count`, so each choice can be counted by class. For every candidate
+(representation kind and rule) and seed, `run` calls `latens.choice.choose`,
+the one code path of `latens-select` and `latens.choose`, with its defaults
+for every other option, and records the chosen images' class counts and the
+seconds it took. Results go to a JSON file after every choice, so a killed
+check resumes; `summary` renders them as a table.
+
+    python experiments/choice_check.py --dataset=mnist_sample --out=results/choice_check/mnist_sample.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import tempfile
+import time
+
+import numpy as np
+from absl import logging
+
+from latens import checks, data, fileio, provenance, representations, sampling
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceCheckConfig:
+    """The check's settings; every field is a flag of `experiments/choice_check.py`.
+
+    Attributes:
+      out: the JSON file of results (read back and extended when it exists).
+      dataset: the labelled pool (`latens.data.DATASETS`).
+      data_dir: folder of its IDX files (not needed for mnist_sample).
+      count: images to choose from: the pool's first `count`.
+      n: images chosen.
+      candidates: `<representation kind>:<rule>` pairs.
+      seeds: seeds of every candidate.
+    """
+
+    out: str = "results/choice_check/mnist_sample.json"
+    dataset: str = "mnist_sample"
+    data_dir: str | None = None
+    count: int = 2000
+    n: int = 100
+    candidates: tuple[str, ...] = ("pca:random", "cae:typiclust", "pca:cluster-medoid", "simclr:cluster-medoid",
+                                   "simclr:typiclust")
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self):
+        checks.one_of("dataset", self.dataset, data.DATASETS)
+        checks.positive("count", self.count)
+        checks.positive("n", self.n)
+        if self.n > self.count:
+            raise ValueError(f"n ({self.n}) must not exceed count ({self.count})")
+        if not self.seeds or not self.candidates:
+            raise ValueError("the check needs at least one seed and one candidate")
+        for candidate in self.candidates:
+            parse(candidate)
+
+
+def parse(candidate: str) -> tuple[str, str]:
+    """`"simclr:cluster-medoid"` -> `("simclr", "cluster-medoid")`; `ValueError` for anything else."""
+    kind, colon, rule = candidate.partition(":")
+    if not colon or kind not in representations.KINDS or rule not in sampling.STRATEGIES:
+        raise ValueError(f"a candidate is <kind>:<rule> with a kind of {', '.join(representations.KINDS)} and a "
+                         f"rule of latens.sampling.STRATEGIES, got {candidate!r}")
+    return kind, rule
+
+
+def run(config: ChoiceCheckConfig) -> str:
+    """Makes every choice not yet in `config.out`, saving after each; returns the summary table."""
+    x, y = data.load(config.dataset, config.data_dir).pool
+    x, y = x[: config.count], y[: config.count]
+    path = pathlib.Path(config.out)
+    results = _load(path, config, y)
+    # Rules of one kind and seed choose in the same model: trained once, for the first of them.
+    with tempfile.TemporaryDirectory(prefix="latens-check-") as models:
+        for candidate in config.candidates:
+            _check(candidate, config, x, y, results, path, pathlib.Path(models))
+    return summary(results)
+
+
+def _check(candidate: str, config: ChoiceCheckConfig, x: np.ndarray, y: np.ndarray, results: dict,
+           path: pathlib.Path, models: pathlib.Path) -> None:
+    """Makes the candidate's choices not yet in `results`, saving them to `path` after each."""
+    from latens import choice  # TensorFlow loads only when something is chosen.
+
+    kind, rule = parse(candidate)
+    for seed in config.seeds:
+        key = f"{candidate}/seed{seed}"
+        if key in results["choices"]:
+            continue
+        model_dir = models / f"{kind}{seed}"
+        trained = not model_dir.exists()
+        started = time.time()
+        query = choice.choose(x, config.n, seed=seed, ae=kind, strategy=rule, cache_dir=model_dir)
+        results["choices"][key] = {
+            "candidate": candidate, "seed": seed, "seconds": round(time.time() - started, 1), "trained": trained,
+            "class_counts": np.bincount(y[query], minlength=len(results["class_names"])).tolist(),
+            "query": query.tolist(),
+        }
+        fileio.write_text(path, json.dumps(results, indent=1))
+        logging.info("%s seed %d: class counts %s", candidate, seed, results["choices"][key]["class_counts"])
+
+
+def summary(results: dict) -> str:
+    """A markdown table: per candidate, the mean images per class over seeds, how far from the images' shares, seconds.
+
+    "off share" is the mean over seeds of the images a choice holds beyond
+    its classes' shares of n (half the L1 distance between its counts and
+    the shares x n): 0 for a choice in the images' own proportions.
+
+    The seconds are the median over the choices that trained their model
+    (a rule after the first of its kind and seed reuses it); blank if none did.
+
+    Args:
+      results: the check's JSON, as `run` writes it.
+
+    Returns:
+      The table, with the pool's own class shares as its first row.
+    """
+    names = results["class_names"]
+    pool = np.asarray(results["pool_class_counts"], float)
+    n = results["config"]["n"]
+    shares = pool / pool.sum() * n
+    header = ["choice", *names, "fewest", "classes", "off share", "seconds", "seeds"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header),
+             "| the images' shares x n | " + " | ".join(f"{c:.1f}" for c in shares)
+             + f" | {shares.min():.1f} | {int((pool > 0).sum())} | 0 | | |"]
+    by_candidate: dict[str, list[dict]] = {}
+    for entry in results["choices"].values():
+        by_candidate.setdefault(entry["candidate"], []).append(entry)
+    for candidate, entries in by_candidate.items():
+        counts = np.array([e["class_counts"] for e in entries], float)
+        cells = [f"{c:.1f}" for c in counts.mean(axis=0)]
+        lines.append(f"| {candidate} | " + " | ".join(cells) + f" | {counts.min(axis=1).mean():.1f} | "
+                     f"{(counts > 0).sum(axis=1).min()} | {np.abs(counts - shares).sum(axis=1).mean() / 2:.1f} | "
+                     f"{_seconds(entries)} | "
+                     f"{len(entries)} |")
+    return "\n".join(lines)
+
+
+def _seconds(entries: list[dict]) -> str:
+    trained = [e["seconds"] for e in entries if e.get("trained", True)]
+    return f"{np.median(trained):.0f}" if trained else ""
+
+
+def _load(path: pathlib.Path, config: ChoiceCheckConfig, labels: np.ndarray) -> dict:
+    """The stored results if they were made with this check's images and n, else a new record."""
+    wanted = {"dataset": config.dataset, "count": config.count, "n": config.n}
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if stored["config"] != wanted:
+            raise ValueError(f"{path} holds a check of {stored['config']}, not {wanted}; use another --out")
+        return stored
+    class_names = list(data.CLASS_NAMES[config.dataset])
+    return {"config": wanted, "versions": provenance.versions(), "class_names": class_names,
+            "pool_class_counts": np.bincount(labels, minlength=len(class_names)).tolist(), "choices": {}}

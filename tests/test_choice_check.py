@@ -1,0 +1,54 @@
+"""The check of latens-select's candidate defaults: its candidates, its counts, its resuming."""
+
+import json
+
+import pytest
+
+from latens import choice, choice_check
+
+
+def test_a_candidate_is_a_kind_and_a_rule():
+    assert choice_check.parse("simclr:cluster-medoid") == ("simclr", "cluster-medoid")
+    for bad in ("simclr", "pixels:random", "pca:nearest"):
+        with pytest.raises(ValueError, match="<kind>:<rule>"):
+            choice_check.parse(bad)
+    with pytest.raises(ValueError, match="must not exceed count"):
+        choice_check.ChoiceCheckConfig(count=10, n=20)
+
+
+def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, monkeypatch):
+    out = tmp_path / "check.json"
+    config = choice_check.ChoiceCheckConfig(out=str(out), count=60, n=10, candidates=("pca:random",
+                                            "pca:cluster-medoid"), seeds=(0, 1))
+    table = choice_check.run(config)
+    stored = json.loads(out.read_text())
+    assert sorted(stored["choices"]) == ["pca:cluster-medoid/seed0", "pca:cluster-medoid/seed1",
+                                         "pca:random/seed0", "pca:random/seed1"]
+    for entry in stored["choices"].values():
+        assert sum(entry["class_counts"]) == 10 and len(set(entry["query"])) == 10
+    assert sum(stored["pool_class_counts"]) == 60
+    # The second rule of a kind and seed chooses in the model the first trained.
+    assert stored["choices"]["pca:random/seed1"]["trained"]
+    assert not stored["choices"]["pca:cluster-medoid/seed1"]["trained"]
+    assert "| pca:cluster-medoid |" in table and table.count("\n") == 4
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored choice was made again")
+
+    monkeypatch.setattr(choice, "choose", refuse)
+    assert choice_check.run(config) == table
+    with pytest.raises(ValueError, match="use another --out"):
+        choice_check.run(choice_check.ChoiceCheckConfig(out=str(out), count=60, n=20))
+
+
+def test_the_summary_counts_the_images_beyond_their_classes_shares():
+    results = {"class_names": ["a", "b"], "pool_class_counts": [30, 10], "config": {"n": 8}, "choices": {
+        "pca:random/seed0": {"candidate": "pca:random", "seconds": 2.0, "trained": True, "class_counts": [6, 2]},
+        "pca:random/seed1": {"candidate": "pca:random", "seconds": 4.0, "trained": True, "class_counts": [8, 0]},
+        "pca:kcenter/seed0": {"candidate": "pca:kcenter", "seconds": 0.1, "trained": False, "class_counts": [4, 4]},
+    }}
+    lines = choice_check.summary(results).splitlines()
+    assert lines[2] == "| the images' shares x n | 6.0 | 2.0 | 2.0 | 2 | 0 | | |"
+    # Seed 0 is in proportion, seed 1 holds 2 images of a beyond its share: 1 on average.
+    assert lines[3] == "| pca:random | 7.0 | 1.0 | 1.0 | 1 | 1.0 | 3 | 2 |"
+    assert lines[4] == "| pca:kcenter | 4.0 | 4.0 | 4.0 | 2 | 2.0 |  | 1 |"
