@@ -143,6 +143,14 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _options() -> dict:
+    """`latens-select`'s defaults of every option the check leaves alone: a change of them is another check."""
+    from latens import choice  # TensorFlow loads only when something is chosen.
+
+    chosen_here = ("n", "seed", "ae", "strategy")
+    return {key: value for key, value in dataclasses.asdict(choice.FolderConfig()).items() if key not in chosen_here}
+
+
 def _seconds(entries: list[dict]) -> str:
     trained = [e["seconds"] for e in entries if e.get("trained", True)]
     return f"{np.median(trained):.0f}" if trained else ""
@@ -150,7 +158,7 @@ def _seconds(entries: list[dict]) -> str:
 
 def _load(path: pathlib.Path, config: ChoiceCheckConfig, labels: np.ndarray) -> dict:
     """The stored results if they were made with this check's images and n, else a new record."""
-    wanted = {"dataset": config.dataset, "count": config.count, "n": config.n}
+    wanted = {"dataset": config.dataset, "count": config.count, "n": config.n, "options": _options()}
     if path.exists():
         stored = json.loads(path.read_text())
         if stored["config"] != wanted:

@@ -17,6 +17,7 @@ n = 100 with the paper's classifier instead, trained from scratch on each for
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 from typing import ClassVar
 
 from absl import logging
@@ -25,14 +26,15 @@ from latens import checks, choice, evaluate, grid, runtime
 from latens.plots import grid as grid_plots
 from latens.plots import study as study_plots
 
-# Both networks keep the paper's layers at this fraction of its widths:
-# about three times cheaper to train, so the job takes minutes on a 2-core CPU.
+# The VAE and the scratch classifier keep the paper's layers at this fraction
+# of its widths: about three times cheaper to train, so the job takes minutes
+# on a 2-core CPU. SimCLR keeps its own default widths.
 WIDTH = 0.5
 # The smoke version's widths: a check that runs in seconds, not a result.
 NARROW = {"filters": (8, 8, 8), "convs_per_block": 1, "dense_units": (32,)}
 NARROW_SIMCLR = {"filters": (8, 8), "convs_per_block": 1}
 # Long enough on the sample's 5,000 images for the effect to show over ten
-# seeds (docs/beyond.md, "The quickstart"); about 3 minutes on a 2-core CPU.
+# seeds (docs/beyond.md, "latens' defaults"); about 3 minutes on a 2-core CPU.
 SIMCLR_EPOCHS = 20
 
 
@@ -41,8 +43,11 @@ class QuickstartConfig:
     """The quickstart's options; every field is a flag of `experiments/quickstart.py`.
 
     Attributes:
-      workdir: where the grid's stages are cached.
-      out_dir: where the figures go.
+      workdir: where the grid's stages are cached: the representations in
+        `ae/`, each protocol's queries and results in a folder of its name
+        (all prefixed `smoke-` for the smoke version), so one protocol's
+        run reuses the other's representations but never meets its cells.
+      out_dir: where the figures go (each run draws them anew).
       smoke: a tiny version that runs in seconds (a check, not a result).
       protocol: how a query is scored: "linear" (a softmax regression on the
         frozen SimCLR embedding) or "scratch" (the paper's classifier).
@@ -76,10 +81,12 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
     from latens.models import layers
 
     smoke, linear = config.smoke, config.protocol == "linear"
+    prefix = "smoke-" if smoke else ""  # The smoke version's narrow networks are other representations.
     widths = NARROW if smoke else layers.scaled_widths(WIDTH)
     recommended = choice.FolderConfig()
     return grid.GridConfig(
-        workdir=config.workdir,
+        workdir=str(pathlib.Path(config.workdir) / f"{prefix}{config.protocol}"),
+        ae_dir=str(pathlib.Path(config.workdir) / f"{prefix}ae"),
         datasets=("mnist_sample+unbalanced",),
         sizes=(20,) if smoke else (20, 100) if linear else (100,),
         aes=("vae", recommended.ae),
@@ -103,9 +110,10 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
 
 def run(config: QuickstartConfig) -> str:
     """Runs the quickstart's grid, writes its figures to `config.out_dir`, returns its table."""
-    table = grid.run(grid_config(config), paper_values=False)
-    written = grid_plots.write_figures(config.workdir, config.out_dir)
-    written += study_plots.write_figures(config.workdir, config.out_dir, name="gains")
+    settings = grid_config(config)
+    table = grid.run(settings, paper_values=False)
+    written = grid_plots.write_figures(settings.workdir, config.out_dir, settings.ae_dir)
+    written += study_plots.write_figures(settings.workdir, config.out_dir, name="gains")
     for path in written:
         logging.info("wrote %s", path)
     return table

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from latens import choice, choice_check
+import numpy as np
+
+from latens import choice, choice_check, data
 
 
 def test_a_candidate_is_a_kind_and_a_rule():
@@ -24,8 +26,10 @@ def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, mon
     stored = json.loads(out.read_text())
     assert sorted(stored["choices"]) == ["pca:cluster-medoid/seed0", "pca:cluster-medoid/seed1",
                                          "pca:random/seed0", "pca:random/seed1"]
+    labels = data.load("mnist_sample").pool[1][:60]
     for entry in stored["choices"].values():
-        assert sum(entry["class_counts"]) == 10 and len(set(entry["query"])) == 10
+        assert len(set(entry["query"])) == 10
+        assert entry["class_counts"] == np.bincount(labels[entry["query"]], minlength=10).tolist()
     assert sum(stored["pool_class_counts"]) == 60
     # The second rule of a kind and seed chooses in the model the first trained.
     assert stored["choices"]["pca:random/seed1"]["trained"]

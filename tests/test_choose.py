@@ -1,11 +1,13 @@
 """latens.choose: the in-memory API shares the folder command's options, checks and caching."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import latens
-from latens import data
+from latens import choice, data
 from latens.checks import InputError
 
 TINY = {"image_size": 16, "channels": 1, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 32}
@@ -71,3 +73,14 @@ def test_a_folder_and_an_array_of_the_same_images_choose_the_same_ones(digits, t
     with open(tmp_path / "out" / "query.csv", newline="") as f:
         from_folder = [int(row["path"].removesuffix(".png")) for row in csv.DictReader(f)]
     assert latens.choose(digits, 10, **TINY).tolist() == from_folder
+
+
+def test_the_defaults_are_the_studys_best_and_choose_in_a_simclr_embedding(digits, tmp_path):
+    # docs/beyond.md, "latens' defaults": the evidence behind these two values.
+    defaults = choice.FolderConfig()
+    assert (defaults.ae, defaults.strategy) == ("simclr", "cluster-medoid")
+    tiny = {key: value for key, value in TINY.items() if key != "ae"}
+    order = latens.choose(digits, 10, cache_dir=tmp_path, **tiny)
+    assert len(set(order.tolist())) == 10
+    (config,) = tmp_path.glob("*/config.json")
+    assert json.loads(config.read_text())["ae"] == "simclr"

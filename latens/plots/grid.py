@@ -225,7 +225,8 @@ def accuracy_bars(
 # -- every figure of a grid workdir ------------------------------------------------
 
 
-def write_figures(workdir: str | os.PathLike, out_dir: str | os.PathLike) -> list[str]:
+def write_figures(workdir: str | os.PathLike, out_dir: str | os.PathLike,
+                  ae_dir: str | os.PathLike | None = None) -> list[str]:
     """Draws every figure of a grid from its saved results and embeddings alone.
 
     Writes into `out_dir`:
@@ -239,13 +240,14 @@ def write_figures(workdir: str | os.PathLike, out_dir: str | os.PathLike) -> lis
     Args:
       workdir: the grid's workdir.
       out_dir: destination folder.
+      ae_dir: the grid's representations (None: `<workdir>/ae`, the default of `GridConfig.ae_dir`).
 
     Returns:
       The paths written.
     """
     root, out = pathlib.Path(workdir), pathlib.Path(out_dir)
     results = tables.load_results(root)
-    codes = _load_codes(root)
+    codes = _load_codes(pathlib.Path(ae_dir) if ae_dir else root / "ae")
     written = [save(latent_scatter(z, labels, _class_names(dataset), f"{_ae_title(ae)} codes of the "
                                    f"{tables.dataset_label(dataset)} pool"), out / f"latent_{_slug(dataset)}_{ae}.png")
                for (dataset, ae), (z, labels) in sorted(codes.items())]
@@ -256,14 +258,14 @@ def write_figures(workdir: str | os.PathLike, out_dir: str | os.PathLike) -> lis
     return written
 
 
-def _load_codes(root: pathlib.Path) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]]:
+def _load_codes(ae_dir: pathlib.Path) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]]:
     """(dataset, AE name) -> (pool codes, labels) of every trained auto-encoder.
 
     The AE name is the AE's kind, with `_seed<k>` for an AE seed other than 0,
     so auto-encoders trained with different seeds keep separate figures.
     """
     codes = {}
-    for path in sorted(root.glob("ae/*/*/embeddings.npz")):
+    for path in sorted(ae_dir.glob("*/*/embeddings.npz")):
         kind, _, seed = path.parent.name.partition(_AE_SEED)
         name = kind if seed in ("", "0") else f"{kind}_seed{seed}"
         with np.load(path) as f:
