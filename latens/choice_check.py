@@ -152,7 +152,7 @@ def _options() -> dict:
 
 
 def _seconds(entries: list[dict]) -> str:
-    trained = [e["seconds"] for e in entries if e.get("trained", True)]
+    trained = [e["seconds"] for e in entries if e["trained"]]
     return f"{np.median(trained):.0f}" if trained else ""
 
 
