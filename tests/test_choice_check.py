@@ -2,9 +2,8 @@
 
 import json
 
-import pytest
-
 import numpy as np
+import pytest
 
 from latens import choice, choice_check, data
 
