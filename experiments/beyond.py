@@ -9,7 +9,8 @@ The flags are `latens.study.StudyConfig`'s; `--protocol` chooses the scoring
 paper's classifier trained on the query alone, stopped once converged).
 Every stage is cached under `--workdir` (see `latens.study`); started again, it
 continues where it stopped. `--table_only` prints the tables from the saved
-results; `--figures_dir` also draws each row's gain over random there
+results, `--versus=<row>` every row's paired difference to that row (not to
+random) from them; `--figures_dir` also draws each row's gain over random there
 (`beyond_<protocol>.png`).
 """
 
@@ -22,11 +23,19 @@ flagconfig.define_flags(study.StudyConfig)
 _PROTOCOL = flags.DEFINE_enum("protocol", "linear", list(grid.PROTOCOLS), "How a query is scored.")
 _TABLE_ONLY = flags.DEFINE_bool("table_only", False, "Only print the tables from the saved results.")
 _FIGURES_DIR = flags.DEFINE_string("figures_dir", None, "Where to draw the gains figure (none: no figure).")
+_VERSUS = flags.DEFINE_string("versus", None, "Only print every row's paired difference to this row "
+                              "(e.g. simclr.cluster-medoid) from the saved results.")
 
 
 def main(argv):
     del argv
     config = flagconfig.from_flags(study.StudyConfig)
+    if _VERSUS.value:
+        try:
+            print(study.versus(config, _PROTOCOL.value, _VERSUS.value))
+        except ValueError as error:
+            raise app.UsageError(str(error)) from error
+        return
     print((study.table if _TABLE_ONLY.value else study.run)(config, _PROTOCOL.value))
     if _FIGURES_DIR.value:
         grid_config = study.protocol_config(config, _PROTOCOL.value)

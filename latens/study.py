@@ -112,3 +112,8 @@ def run(config: StudyConfig, protocol: str) -> str:
 def table(config: StudyConfig, protocol: str) -> str:
     """One protocol's tables from its saved results alone."""
     return tables.write_table(protocol_config(config, protocol).workdir, paper_values=False)
+
+
+def versus(config: StudyConfig, protocol: str, baseline: str) -> str:
+    """One protocol's rows paired with the row `baseline` (not `random`), from its saved results alone."""
+    return tables.render_versus(tables.load_results(protocol_config(config, protocol).workdir), baseline)

@@ -127,7 +127,38 @@ def render_table1(results: Sequence[dict], metric: str = "test_accuracy", *, pap
     columns = sorted({(d, n) for d, n, _ in scores}, key=column_order)
     rows = sorted({r for _, _, r in scores}, key=row_order)
     means = _means_table(scores, columns, rows, metric, paper_values)
-    return "\n".join([*means, "", *_paired_table(scores, columns, rows)]) + "\n"
+    return "\n".join([*means, "", *_paired_table(scores, columns, rows, "random")]) + "\n"
+
+
+def render_versus(results: Sequence[dict], baseline: str, metric: str = "test_accuracy") -> str:
+    """Every other row's paired difference to `baseline` (same seeds), as markdown.
+
+    The head-to-head of two rows that Table 1 pairs only with `random`:
+    two rows each above random, with overlapping intervals, may still
+    differ seed by seed.
+
+    Args:
+      results: saved cell results (`load_results`).
+      baseline: the row every other row is paired with, named as its
+        results folder is ("simclr.cluster-medoid") or as its config is
+        ("simclr/cluster-medoid").
+      metric: the score to compare.
+
+    Returns:
+      Markdown text: columns are the (dataset, n) cells `baseline` has.
+
+    Raises:
+      ValueError: no saved result has the row `baseline`.
+    """
+    scores = scores_by_cell(results, metric)
+    if "/" not in baseline:
+        baseline = baseline.replace(".", "/", 1)
+    columns = sorted({(d, n) for d, n, r in scores if r == baseline}, key=column_order)
+    if not columns:
+        known = ", ".join(sorted({r for _, _, r in scores}, key=row_order)) or "none"
+        raise ValueError(f"No saved result has the row {baseline!r}; the rows are: {known}.")
+    rows = sorted({r for d, n, r in scores if (d, n) in columns}, key=row_order)
+    return "\n".join(_paired_table(scores, columns, rows, baseline)) + "\n"
 
 
 def _means_table(scores: dict, columns: list, rows: list, metric: str, paper_values: bool) -> list[str]:
@@ -155,20 +186,20 @@ def _means_table(scores: dict, columns: list, rows: list, metric: str, paper_val
     return lines
 
 
-def _paired_table(scores: dict, columns: list, rows: list) -> list[str]:
-    """Each row's paired difference to `random`, per column."""
+def _paired_table(scores: dict, columns: list, rows: list, baseline: str) -> list[str]:
+    """Each row's paired difference to the row `baseline`, per column."""
     header = [_column_label(dataset, n) for dataset, n in columns]
     lines = [
-        "Paired difference to `random` (percentage points, same seeds): mean [95 % CI].",
+        f"Paired difference to `{baseline}` (percentage points, same seeds): mean [95 % CI].",
         "",
         _line(["strategy", *header]),
         _line(["---"] * (len(header) + 1)),
     ]
     for row in rows:
-        if row == "random":
+        if row == baseline:
             continue
         entries = [
-            _difference_text(stats.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, "random"), {})))
+            _difference_text(stats.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, baseline), {})))
             for d, n in columns
         ]
         lines.append(_line([row_label(row), *entries]))

@@ -1,5 +1,9 @@
 """Table 1 and the query summary, rendered from saved values."""
 
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
 from latens import tables
 
 
@@ -64,3 +68,26 @@ def test_rows_come_in_the_papers_order_then_by_representation_kind_and_dimension
     assert sorted(rows, key=tables.row_order) == [
         "random", "cae/kcenter", "vae/multi-normal", "tsne/multi-normal", "pca/typiclust", "cae16/kcenter",
         "vae16/kcenter", "tsne16/kcenter", "simclr/typiclust"]
+
+
+def test_versus_pairs_every_row_with_the_chosen_row():
+    a = [0.80, 0.84, 0.83, 0.86]
+    b = [0.78, 0.80, 0.82, 0.81]
+    results = [_result("mnist", 100, "simclr/cluster-medoid", s, x) for s, x in enumerate(a)]
+    results += [_result("mnist", 100, "cae16/cluster-medoid", s, x) for s, x in enumerate(b)]
+    results += [_result("mnist", 100, "random", s, 0.7) for s in range(4)]
+    results += [_result("mnist", 20, "random", s, 0.5) for s in range(4)]  # no baseline there: no column
+    lines = tables.render_versus(results, "simclr.cluster-medoid").splitlines()
+    assert lines[0].startswith("Paired difference to `simclr/cluster-medoid`")
+    assert tables.render_versus(results, "simclr/cluster-medoid").splitlines() == lines
+    assert "| strategy | MNIST, n = 100 |" in lines
+    d = 100 * (np.array(b) - np.array(a))
+    half = scipy_stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert f"| CAE (L = 16) cluster-medoid | {d.mean():+.1f} [{d.mean() - half:+.1f}, {d.mean() + half:+.1f}] (4) |" in lines
+    assert not any(line.startswith("| SimCLR cluster-medoid") for line in lines)
+    assert any(line.startswith("| random | -") for line in lines)
+
+
+def test_versus_names_the_rows_when_the_baseline_is_absent():
+    with pytest.raises(ValueError, match="No saved result has the row 'vae/uniform'; the rows are: random"):
+        tables.render_versus([_result("mnist", 100, "random", 0, 0.5)], "vae.uniform")
