@@ -3,7 +3,7 @@
 The folder command chooses without labels. Here its images come from a
 labelled pool (the bundled `mnist_sample`, or Fashion-MNIST's), the pool's
 first `count`, so each choice can be counted by class. For every candidate
-(representation kind and rule) and seed, `run` calls `latens.choice.choose`,
+(representation and rule) and seed, `run` calls `latens.choice.choose`,
 the one code path of `latens-select` and `latens.choose`, with its defaults
 for every other option, and records the chosen images' class counts and the
 seconds it took. Results go to a JSON file after every choice, so a killed
@@ -36,7 +36,8 @@ class ChoiceCheckConfig:
       data_dir: folder of its IDX files (not needed for mnist_sample).
       count: images to choose from: the pool's first `count`.
       n: images chosen.
-      candidates: `<representation kind>:<rule>` pairs.
+      candidates: `<representation>:<rule>` pairs; a representation is a
+        kind with an optional code size L (`cae16`: the CAE at L = 16).
       seeds: seeds of every candidate.
     """
 
@@ -46,7 +47,7 @@ class ChoiceCheckConfig:
     count: int = 2000
     n: int = 100
     candidates: tuple[str, ...] = ("pca:random", "cae:typiclust", "pca:cluster-medoid", "simclr:cluster-medoid",
-                                   "simclr:typiclust")
+                                   "simclr:typiclust", "cae16:cluster-medoid")
     seeds: tuple[int, ...] = (0, 1, 2)
 
     def __post_init__(self):
@@ -61,13 +62,18 @@ class ChoiceCheckConfig:
             parse(candidate)
 
 
-def parse(candidate: str) -> tuple[str, str]:
-    """`"simclr:cluster-medoid"` -> `("simclr", "cluster-medoid")`; `ValueError` for anything else."""
-    kind, colon, rule = candidate.partition(":")
-    if not colon or kind not in representations.KINDS or rule not in sampling.STRATEGIES:
-        raise ValueError(f"a candidate is <kind>:<rule> with a kind of {', '.join(representations.KINDS)} and a "
-                         f"rule of latens.sampling.STRATEGIES, got {candidate!r}")
-    return kind, rule
+def parse(candidate: str) -> tuple[str, int | None, str]:
+    """`"cae16:cluster-medoid"` -> `("cae", 16, "cluster-medoid")`, `"simclr:typiclust"` -> `("simclr", None,
+    "typiclust")`: the kind, its code size (None: the kind's default) and the rule; `ValueError` for anything else."""
+    name, colon, rule = candidate.partition(":")
+    try:
+        kind, dim = representations.parse(name)
+    except ValueError:
+        kind = dim = None
+    if not colon or kind is None or rule not in sampling.STRATEGIES:
+        raise ValueError(f"a candidate is <kind>[L]:<rule> with a kind of {', '.join(representations.KINDS)}, an "
+                         f"optional code size L and a rule of latens.sampling.STRATEGIES, got {candidate!r}")
+    return kind, dim, rule
 
 
 def run(config: ChoiceCheckConfig) -> str:
@@ -88,15 +94,16 @@ def _check(candidate: str, config: ChoiceCheckConfig, x: np.ndarray, y: np.ndarr
     """Makes the candidate's choices not yet in `results`, saving them to `path` after each."""
     from latens import choice  # TensorFlow loads only when something is chosen.
 
-    kind, rule = parse(candidate)
+    kind, dim, rule = parse(candidate)
+    name = candidate.partition(":")[0]
     for seed in config.seeds:
         key = f"{candidate}/seed{seed}"
         if key in results["choices"]:
             continue
-        model_dir = models / f"{kind}{seed}"
+        model_dir = models / f"{name}-seed{seed}"
         trained = not model_dir.exists()
         started = time.time()
-        query = choice.choose(x, config.n, seed=seed, ae=kind, strategy=rule, cache_dir=model_dir)
+        query = choice.choose(x, config.n, seed=seed, ae=kind, latent_dim=dim, strategy=rule, cache_dir=model_dir)
         results["choices"][key] = {
             "candidate": candidate, "seed": seed, "seconds": round(time.time() - started, 1), "trained": trained,
             "class_counts": np.bincount(y[query], minlength=len(results["class_names"])).tolist(),
@@ -147,7 +154,7 @@ def _options() -> dict:
     """`latens-select`'s defaults of every option the check leaves alone: a change of them is another check."""
     from latens import choice  # TensorFlow loads only when something is chosen.
 
-    chosen_here = ("n", "seed", "ae", "strategy")
+    chosen_here = ("n", "seed", "ae", "latent_dim", "strategy")
     return {key: value for key, value in dataclasses.asdict(choice.FolderConfig()).items() if key not in chosen_here}
 
 

@@ -8,10 +8,11 @@ import pytest
 from latens import choice, choice_check, data
 
 
-def test_a_candidate_is_a_kind_and_a_rule():
-    assert choice_check.parse("simclr:cluster-medoid") == ("simclr", "cluster-medoid")
-    for bad in ("simclr", "pixels:random", "pca:nearest"):
-        with pytest.raises(ValueError, match="<kind>:<rule>"):
+def test_a_candidate_is_a_representation_and_a_rule():
+    assert choice_check.parse("simclr:cluster-medoid") == ("simclr", None, "cluster-medoid")
+    assert choice_check.parse("cae16:cluster-medoid") == ("cae", 16, "cluster-medoid")
+    for bad in ("simclr", "pixels:random", "pca:nearest", "cae0:random"):
+        with pytest.raises(ValueError, match=r"<kind>\[L\]:<rule>"):
             choice_check.parse(bad)
     with pytest.raises(ValueError, match="must not exceed count"):
         choice_check.ChoiceCheckConfig(count=10, n=20)
