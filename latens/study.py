@@ -77,22 +77,22 @@ class StudyConfig:
 
     def grid_config(self, folder: str = "representations", **changes) -> grid.GridConfig:
         """A grid of the study (its own results under `<workdir>/<folder>/`), with `changes` to its fields."""
-        settings = dict(
-            workdir=os.fspath(pathlib.Path(self.workdir) / folder),
-            ae_dir=os.fspath(pathlib.Path(self.workdir) / "ae"),
-            datasets=self.datasets,
-            data_dir=self.data_dir,
-            sizes=self.sizes,
-            aes=self.representations,
-            strategies=self.strategies,
-            seeds=self.seeds,
-            ae_epochs=self.ae_epochs,
-            ae_width=self.ae_width,
-            ae_kernel_initializer="he_uniform",
-            simclr_epochs=self.simclr_epochs,
-            precision=self.precision,
-            distribute=self.distribute,
-        )
+        settings = {
+            "workdir": os.fspath(pathlib.Path(self.workdir) / folder),
+            "ae_dir": os.fspath(pathlib.Path(self.workdir) / "ae"),
+            "datasets": self.datasets,
+            "data_dir": self.data_dir,
+            "sizes": self.sizes,
+            "aes": self.representations,
+            "strategies": self.strategies,
+            "seeds": self.seeds,
+            "ae_epochs": self.ae_epochs,
+            "ae_width": self.ae_width,
+            "ae_kernel_initializer": "he_uniform",
+            "simclr_epochs": self.simclr_epochs,
+            "precision": self.precision,
+            "distribute": self.distribute,
+        }
         return grid.GridConfig(**{**settings, **changes})
 
 
