@@ -4,10 +4,17 @@
     python experiments/choice_check.py --dataset=fashion_mnist --data_dir=../shared/datasets \
         --out=results/choice_check/fashion_mnist.json
 
-Each candidate `<kind>:<rule>` chooses n of the pool's first `count` images
+Each candidate `<kind>[L]:<rule>` chooses n of the pool's first `count` images
 with `latens.choose` (the code path of `latens-select`, its defaults for the
-rest), for every seed; the flags are `latens.choice_check.ChoiceCheckConfig`'s.
-Started again, it resumes; it prints the table of class counts.
+rest), for every seed; `--score` also trains the paper's classifier from
+scratch on each choice and scores it on the test split, paired with the
+random draw's:
+
+    python experiments/choice_check.py --dataset=mnist_sample --out=results/choice_check/mnist_sample.json \
+        --candidates=pca:random,simclr:cluster-medoid,cae16:cluster-medoid --seeds=0,1,2,3,4,5,6,7,8,9 --score
+
+The flags are `latens.choice_check.ChoiceCheckConfig`'s. Started again, it
+resumes; it prints the table of class counts (and of scores).
 """
 
 from absl import app

@@ -6,8 +6,12 @@ first `count`, so each choice can be counted by class. For every candidate
 (representation and rule) and seed, `run` calls `latens.choice.choose`,
 the one code path of `latens-select` and `latens.choose`, with its defaults
 for every other option, and records the chosen images' class counts and the
-seconds it took. Results go to a JSON file after every choice, so a killed
-check resumes; `summary` renders them as a table.
+seconds it took. With `score`, it also trains the paper's classifier from
+scratch on each choice's images (`latens.evaluate`, stopped once converged)
+and records its accuracy on the dataset's test split, so candidates are
+compared seed by seed with the random draw's. Results go to a JSON file
+after every choice and every score, so a killed check resumes; `summary`
+renders them as tables.
 
     python experiments/choice_check.py --dataset=mnist_sample --out=results/choice_check/mnist_sample.json
 """
@@ -23,7 +27,7 @@ import time
 import numpy as np
 from absl import logging
 
-from latens import checks, data, fileio, provenance, representations, sampling
+from latens import checks, data, fileio, provenance, representations, sampling, stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +43,10 @@ class ChoiceCheckConfig:
       candidates: `<representation>:<rule>` pairs; a representation is a
         kind with an optional code size L (`cae16`: the CAE at L = 16).
       seeds: seeds of every candidate.
+      score: also score every choice of these candidates and seeds by the
+        classifier trained from scratch on its images alone.
+      classifier: `latens.evaluate.ClassifierConfig` options of that
+        classifier (a Python option, no flag).
     """
 
     out: str = "results/choice_check/mnist_sample.json"
@@ -49,6 +57,8 @@ class ChoiceCheckConfig:
     candidates: tuple[str, ...] = ("pca:random", "cae:typiclust", "pca:cluster-medoid", "simclr:cluster-medoid",
                                    "simclr:typiclust", "cae16:cluster-medoid")
     seeds: tuple[int, ...] = (0, 1, 2)
+    score: bool = False
+    classifier: dict = dataclasses.field(default_factory=lambda: {"stop": "converged"})
 
     def __post_init__(self):
         checks.one_of("dataset", self.dataset, data.DATASETS)
@@ -77,15 +87,18 @@ def parse(candidate: str) -> tuple[str, int | None, str]:
 
 
 def run(config: ChoiceCheckConfig) -> str:
-    """Makes every choice not yet in `config.out`, saving after each; returns the summary table."""
-    x, y = data.load(config.dataset, config.data_dir).pool
-    x, y = x[: config.count], y[: config.count]
+    """Makes (and with `score`, scores) every choice not yet in `config.out`, saving after each; returns the
+    summary tables."""
+    splits = data.load(config.dataset, config.data_dir)
+    x, y = splits.pool[0][: config.count], splits.pool[1][: config.count]
     path = pathlib.Path(config.out)
     results = _load(path, config, y)
     # Rules of one kind and seed choose in the same model: trained once, for the first of them.
     with tempfile.TemporaryDirectory(prefix="latens-check-") as models:
         for candidate in config.candidates:
             _check(candidate, config, x, y, results, path, pathlib.Path(models))
+    if config.score:
+        _score(config, splits, results, path)
     return summary(results)
 
 
@@ -111,6 +124,33 @@ def _check(candidate: str, config: ChoiceCheckConfig, x: np.ndarray, y: np.ndarr
         }
         fileio.write_text(path, json.dumps(results, indent=1))
         logging.info("%s seed %d: class counts %s", candidate, seed, results["choices"][key]["class_counts"])
+
+
+def _score(config: ChoiceCheckConfig, splits: data.Splits, results: dict, path: pathlib.Path) -> None:
+    """Trains the classifier from scratch on every choice of the config's candidates and seeds not yet scored."""
+    import keras  # TensorFlow loads only when something is scored.
+
+    from latens import evaluate
+
+    classifier = evaluate.ClassifierConfig(**config.classifier)
+    stored = results.setdefault("classifier", json.loads(json.dumps(classifier.to_dict())))
+    if stored != json.loads(json.dumps(classifier.to_dict())):
+        raise ValueError(f"{path} holds scores of the classifier {stored}, not {classifier.to_dict()}; "
+                         "use another --out")
+    x, y = splits.pool[0][: config.count], splits.pool[1][: config.count]
+    for candidate in config.candidates:
+        for seed in config.seeds:
+            entry = results["choices"][f"{candidate}/seed{seed}"]
+            if "test_accuracy" in entry:
+                continue
+            query = np.asarray(entry["query"])
+            keras.utils.set_random_seed(seed)
+            scores = evaluate.train_and_evaluate((x[query], y[query]), splits.val, splits.test, splits.num_classes,
+                                                 classifier, seed=seed, progress=False)
+            entry.update(test_accuracy=scores["test_accuracy"], classifier_epochs=scores["stopped_epoch"],
+                         classifier_seconds=round(sum(scores["seconds_by_part"].values()), 1))
+            fileio.write_text(path, json.dumps(results, indent=1))
+            logging.info("%s seed %d: test accuracy %.4f", candidate, seed, entry["test_accuracy"])
 
 
 def summary(results: dict) -> str:
@@ -147,6 +187,35 @@ def summary(results: dict) -> str:
                      f"{(counts > 0).sum(axis=1).min()} | {np.abs(counts - shares).sum(axis=1).mean() / 2:.1f} | "
                      f"{_seconds(entries)} | "
                      f"{len(entries)} |")
+    scored = scores_table(by_candidate)
+    return "\n".join(lines) + (f"\n\n{scored}" if scored else "")
+
+
+def scores_table(by_candidate: dict[str, list[dict]]) -> str:
+    """A markdown table of the scored choices: test accuracy (%) over seeds, and the paired difference to the
+    random draw's (a candidate whose rule is `random`) with its 95 % confidence interval; empty if none is scored.
+
+    Args:
+      by_candidate: candidate -> its entries of the check's JSON.
+
+    Returns:
+      The table, or "".
+    """
+    scores = {candidate: {e["seed"]: 100 * e["test_accuracy"] for e in entries if "test_accuracy" in e}
+              for candidate, entries in by_candidate.items()}
+    scores = {candidate: by_seed for candidate, by_seed in scores.items() if by_seed}
+    if not scores:
+        return ""
+    baseline = next((c for c in scores if parse(c)[2] == "random"), None)
+    header = f"- {baseline} (paired, 95 % CI)" if baseline else "- random"
+    lines = [f"| scored choice | test accuracy (%) | {header} | seeds |", "| --- | --- | --- | --- |"]
+    for candidate, by_seed in scores.items():
+        own = stats.summarize(list(by_seed.values()))
+        paired = stats.paired_difference(by_seed, scores[baseline]) if baseline and candidate != baseline else None
+        gain = (f"{paired.mean:+.1f} [{paired.ci_low:+.1f}, {paired.ci_high:+.1f}]"
+                if paired and paired.count > 1 else "")
+        spread = f" ± {own.std:.1f}" if own.count > 1 else ""
+        lines.append(f"| {candidate} | {own.mean:.1f}{spread} | {gain} | {own.count} |")
     return "\n".join(lines)
 
 

@@ -1,11 +1,13 @@
 """The check of latens-select's candidate defaults: its candidates, its counts, its resuming."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+import scipy.stats
 
-from latens import choice, choice_check, data
+from latens import choice, choice_check, data, evaluate
 
 
 def test_a_candidate_is_a_representation_and_a_rule():
@@ -56,3 +58,43 @@ def test_the_summary_counts_the_images_beyond_their_classes_shares():
     # Seed 0 is in proportion, seed 1 holds 2 images of a beyond its share: 1 on average.
     assert lines[3] == "| pca:random | 7.0 | 1.0 | 1.0 | 1 | 1.0 | 3 | 2 |"
     assert lines[4] == "| pca:kcenter | 4.0 | 4.0 | 4.0 | 2 | 2.0 |  | 1 |"
+
+
+def test_scoring_trains_a_classifier_on_each_choice_once_and_pairs_it_with_random(tmp_path, monkeypatch):
+    out = tmp_path / "check.json"
+    tiny = {"stop": "paper", "epochs": 1, "filters": (4,), "convs_per_block": 1, "dense_units": (8,),
+            "val_points": 1, "val_size": 10}
+    config = choice_check.ChoiceCheckConfig(out=str(out), count=60, n=10, candidates=("pca:random",
+                                            "pca:cluster-medoid"), seeds=(0, 1), score=True, classifier=tiny)
+    table = choice_check.run(config)
+    stored = json.loads(out.read_text())
+    assert stored["classifier"]["filters"] == [4]
+    for entry in stored["choices"].values():
+        assert 0 <= entry["test_accuracy"] <= 1 and entry["classifier_epochs"] == 1
+    assert "| scored choice | test accuracy (%) | - pca:random (paired, 95 % CI) | seeds |" in table
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a scored choice was trained again")
+
+    monkeypatch.setattr(evaluate, "train_and_evaluate", refuse)
+    assert choice_check.run(config) == table
+    with pytest.raises(ValueError, match="holds scores of the classifier"):
+        choice_check.run(dataclasses.replace(config, classifier={**tiny, "epochs": 2}))
+
+
+def test_the_scores_table_pairs_each_candidate_with_the_random_draw_seed_by_seed():
+    def entry(seed, accuracy):
+        return {"seed": seed, "test_accuracy": accuracy}
+
+    by_candidate = {
+        "pca:random": [entry(0, 0.50), entry(1, 0.60), entry(2, 0.70)],
+        "simclr:cluster-medoid": [entry(0, 0.55), entry(1, 0.62), entry(2, 0.78)],
+        "cae:typiclust": [{"seed": 0}],  # Chosen, never scored.
+    }
+    lines = choice_check.scores_table(by_candidate).splitlines()
+    assert len(lines) == 4
+    differences = np.array([5.0, 2.0, 8.0])
+    half = scipy.stats.t.ppf(0.975, 2) * differences.std(ddof=1) / np.sqrt(3)
+    assert lines[2] == "| pca:random | 60.0 ± 10.0 |  | 3 |"
+    assert lines[3] == (f"| simclr:cluster-medoid | 65.0 ± 11.8 | +5.0 [{5 - half:+.1f}, {5 + half:+.1f}] | 3 |")
+    assert choice_check.scores_table({"pca:random": [{"seed": 0}]}) == ""
