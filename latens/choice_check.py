@@ -27,7 +27,7 @@ import time
 import numpy as np
 from absl import logging
 
-from latens import checks, data, fileio, provenance, representations, sampling, stats
+from latens import checks, data, evaluate, fileio, provenance, representations, sampling, stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +45,8 @@ class ChoiceCheckConfig:
       seeds: seeds of every candidate.
       score: also score every choice of these candidates and seeds by the
         classifier trained from scratch on its images alone.
-      classifier: `latens.evaluate.ClassifierConfig` options of that
-        classifier (a Python option, no flag).
+      classifier: that classifier's settings (the paper's network,
+        stopped once converged).
     """
 
     out: str = "results/choice_check/mnist_sample.json"
@@ -58,7 +58,7 @@ class ChoiceCheckConfig:
                                    "simclr:typiclust", "cae16:cluster-medoid")
     seeds: tuple[int, ...] = (0, 1, 2)
     score: bool = False
-    classifier: dict = dataclasses.field(default_factory=lambda: {"stop": "converged"})
+    classifier: evaluate.ClassifierConfig = evaluate.ClassifierConfig(stop="converged")
 
     def __post_init__(self):
         checks.one_of("dataset", self.dataset, data.DATASETS)
@@ -73,32 +73,42 @@ class ChoiceCheckConfig:
 
 
 def parse(candidate: str) -> tuple[str, int | None, str]:
-    """`"cae16:cluster-medoid"` -> `("cae", 16, "cluster-medoid")`, `"simclr:typiclust"` -> `("simclr", None,
-    "typiclust")`: the kind, its code size (None: the kind's default) and the rule; `ValueError` for anything else."""
+    """Splits a candidate into its kind, code size and rule.
+
+    `"cae16:cluster-medoid"` -> `("cae", 16, "cluster-medoid")`;
+    `"simclr:typiclust"` -> `("simclr", None, "typiclust")` (None: the kind's default size).
+
+    Raises:
+      ValueError: not `<kind>[L]:<rule>`.
+    """
+    usage = (f"a candidate is <kind>[L]:<rule> with a kind of {', '.join(representations.KINDS)}, an optional "
+             f"code size L and a rule of latens.sampling.STRATEGIES, got {candidate!r}")
     name, colon, rule = candidate.partition(":")
     try:
         kind, dim = representations.parse(name)
-    except ValueError:
-        kind = dim = None
-    if not colon or kind is None or rule not in sampling.STRATEGIES:
-        raise ValueError(f"a candidate is <kind>[L]:<rule> with a kind of {', '.join(representations.KINDS)}, an "
-                         f"optional code size L and a rule of latens.sampling.STRATEGIES, got {candidate!r}")
+    except ValueError as error:
+        raise ValueError(usage) from error
+    if not colon or rule not in sampling.STRATEGIES:
+        raise ValueError(usage)
     return kind, dim, rule
 
 
 def run(config: ChoiceCheckConfig) -> str:
-    """Makes (and with `score`, scores) every choice not yet in `config.out`, saving after each; returns the
-    summary tables."""
+    """Makes every choice not yet in `config.out` (and with `score`, scores it), saving after each.
+
+    Returns:
+      The summary tables (`summary`).
+    """
     splits = data.load(config.dataset, config.data_dir)
     x, y = splits.pool[0][: config.count], splits.pool[1][: config.count]
     path = pathlib.Path(config.out)
     results = _load(path, config, y)
-    # Rules of one kind and seed choose in the same model: trained once, for the first of them.
+    # Rules of one representation and seed choose in the same model: trained once, for the first of them.
     with tempfile.TemporaryDirectory(prefix="latens-check-") as models:
         for candidate in config.candidates:
             _check(candidate, config, x, y, results, path, pathlib.Path(models))
     if config.score:
-        _score(config, splits, results, path)
+        _score(config, (x, y), splits, results, path)
     return summary(results)
 
 
@@ -126,18 +136,24 @@ def _check(candidate: str, config: ChoiceCheckConfig, x: np.ndarray, y: np.ndarr
         logging.info("%s seed %d: class counts %s", candidate, seed, results["choices"][key]["class_counts"])
 
 
-def _score(config: ChoiceCheckConfig, splits: data.Splits, results: dict, path: pathlib.Path) -> None:
-    """Trains the classifier from scratch on every choice of the config's candidates and seeds not yet scored."""
+def _score(config: ChoiceCheckConfig, images: tuple[np.ndarray, np.ndarray], splits: data.Splits, results: dict,
+           path: pathlib.Path) -> None:
+    """Trains the classifier from scratch on every choice of the config's candidates and seeds not yet scored.
+
+    Args:
+      config: the check's settings.
+      images: the images chosen from `[count, H, W, C]` and their labels `[count]`.
+      splits: the dataset, for its validation and test images.
+      results: the check's JSON, updated in place.
+      path: where it is saved after each score.
+    """
     import keras  # TensorFlow loads only when something is scored.
 
-    from latens import evaluate
-
-    classifier = evaluate.ClassifierConfig(**config.classifier)
-    stored = results.setdefault("classifier", json.loads(json.dumps(classifier.to_dict())))
-    if stored != json.loads(json.dumps(classifier.to_dict())):
-        raise ValueError(f"{path} holds scores of the classifier {stored}, not {classifier.to_dict()}; "
-                         "use another --out")
-    x, y = splits.pool[0][: config.count], splits.pool[1][: config.count]
+    wanted = json.loads(json.dumps(config.classifier.to_dict()))  # As stored: tuples become lists.
+    stored = results.setdefault("classifier", wanted)
+    if stored != wanted:
+        raise ValueError(f"{path} holds scores of the classifier {stored}, not {wanted}; use another --out")
+    x, y = images
     for candidate in config.candidates:
         for seed in config.seeds:
             entry = results["choices"][f"{candidate}/seed{seed}"]
@@ -146,7 +162,7 @@ def _score(config: ChoiceCheckConfig, splits: data.Splits, results: dict, path: 
             query = np.asarray(entry["query"])
             keras.utils.set_random_seed(seed)
             scores = evaluate.train_and_evaluate((x[query], y[query]), splits.val, splits.test, splits.num_classes,
-                                                 classifier, seed=seed, progress=False)
+                                                 config.classifier, seed=seed, progress=False)
             entry.update(test_accuracy=scores["test_accuracy"], classifier_epochs=scores["stopped_epoch"],
                          classifier_seconds=round(sum(scores["seconds_by_part"].values()), 1))
             fileio.write_text(path, json.dumps(results, indent=1))
@@ -192,8 +208,12 @@ def summary(results: dict) -> str:
 
 
 def scores_table(by_candidate: dict[str, list[dict]]) -> str:
-    """A markdown table of the scored choices: test accuracy (%) over seeds, and the paired difference to the
-    random draw's (a candidate whose rule is `random`) with its 95 % confidence interval; empty if none is scored.
+    """A markdown table of the scored choices, empty if none is scored.
+
+    Per candidate: its test accuracy (%), mean ± std over its scored seeds,
+    and the paired difference to the random draw's (a candidate whose rule
+    is `random`) with its 95 % confidence interval, over the seeds both
+    have (their number in brackets).
 
     Args:
       by_candidate: candidate -> its entries of the check's JSON.
@@ -212,7 +232,7 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
     for candidate, by_seed in scores.items():
         own = stats.summarize(list(by_seed.values()))
         paired = stats.paired_difference(by_seed, scores[baseline]) if baseline and candidate != baseline else None
-        gain = (f"{paired.mean:+.1f} [{paired.ci_low:+.1f}, {paired.ci_high:+.1f}]"
+        gain = (f"{paired.mean:+.1f} [{paired.ci_low:+.1f}, {paired.ci_high:+.1f}] ({paired.count})"
                 if paired and paired.count > 1 else "")
         spread = f" ± {own.std:.1f}" if own.count > 1 else ""
         lines.append(f"| {candidate} | {own.mean:.1f}{spread} | {gain} | {own.count} |")

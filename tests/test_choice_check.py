@@ -62,11 +62,23 @@ def test_the_summary_counts_the_images_beyond_their_classes_shares():
 
 def test_scoring_trains_a_classifier_on_each_choice_once_and_pairs_it_with_random(tmp_path, monkeypatch):
     out = tmp_path / "check.json"
-    tiny = {"stop": "paper", "epochs": 1, "filters": (4,), "convs_per_block": 1, "dense_units": (8,),
-            "val_points": 1, "val_size": 10}
+    tiny = evaluate.ClassifierConfig(epochs=1, filters=(4,), convs_per_block=1, dense_units=(8,), val_points=1,
+                                     val_size=10)
     config = choice_check.ChoiceCheckConfig(out=str(out), count=60, n=10, candidates=("pca:random",
-                                            "pca:cluster-medoid"), seeds=(0, 1), score=True, classifier=tiny)
+                                            "pca:cluster-medoid"), seeds=(0,), score=True, classifier=tiny)
+    choice_check.run(config)
+    # Resumed with a second seed, only its two choices are trained on.
+    trained = []
+    train_and_evaluate = evaluate.train_and_evaluate
+
+    def record(query, *args, **kwargs):
+        trained.append(kwargs["seed"])
+        return train_and_evaluate(query, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "train_and_evaluate", record)
+    config = dataclasses.replace(config, seeds=(0, 1))
     table = choice_check.run(config)
+    assert trained == [1, 1]
     stored = json.loads(out.read_text())
     assert stored["classifier"]["filters"] == [4]
     for entry in stored["choices"].values():
@@ -79,7 +91,7 @@ def test_scoring_trains_a_classifier_on_each_choice_once_and_pairs_it_with_rando
     monkeypatch.setattr(evaluate, "train_and_evaluate", refuse)
     assert choice_check.run(config) == table
     with pytest.raises(ValueError, match="holds scores of the classifier"):
-        choice_check.run(dataclasses.replace(config, classifier={**tiny, "epochs": 2}))
+        choice_check.run(dataclasses.replace(config, classifier=dataclasses.replace(tiny, epochs=2)))
 
 
 def test_the_scores_table_pairs_each_candidate_with_the_random_draw_seed_by_seed():
@@ -87,7 +99,7 @@ def test_the_scores_table_pairs_each_candidate_with_the_random_draw_seed_by_seed
         return {"seed": seed, "test_accuracy": accuracy}
 
     by_candidate = {
-        "pca:random": [entry(0, 0.50), entry(1, 0.60), entry(2, 0.70)],
+        "pca:random": [entry(0, 0.50), entry(1, 0.60), entry(2, 0.70), entry(3, 0.90)],
         "simclr:cluster-medoid": [entry(0, 0.55), entry(1, 0.62), entry(2, 0.78)],
         "cae:typiclust": [{"seed": 0}],  # Chosen, never scored.
     }
@@ -95,6 +107,7 @@ def test_the_scores_table_pairs_each_candidate_with_the_random_draw_seed_by_seed
     assert len(lines) == 4
     differences = np.array([5.0, 2.0, 8.0])
     half = scipy.stats.t.ppf(0.975, 2) * differences.std(ddof=1) / np.sqrt(3)
-    assert lines[2] == "| pca:random | 60.0 ± 10.0 |  | 3 |"
-    assert lines[3] == (f"| simclr:cluster-medoid | 65.0 ± 11.8 | +5.0 [{5 - half:+.1f}, {5 + half:+.1f}] | 3 |")
+    assert lines[2] == "| pca:random | 67.5 ± 17.1 |  | 4 |"
+    # Paired over the three seeds both have, not over random's four.
+    assert lines[3] == f"| simclr:cluster-medoid | 65.0 ± 11.8 | +5.0 [{5 - half:+.1f}, {5 + half:+.1f}] (3) | 3 |"
     assert choice_check.scores_table({"pca:random": [{"seed": 0}]}) == ""
