@@ -44,12 +44,15 @@ class FolderConfig:
         pixel PCA, 16-d and the paper's 2-D auto-encoder codes at every
         budget, scored by a linear classifier on the embedding (a network
         trained from scratch on the chosen images learned more from the
-        16-D CAE's medoids at n = 100: `ae="cae", latent_dim=16`).
+        16-D CAE's medoids at n = 100 on those 50,000 images,
+        `ae="cae", latent_dim=16`; on 2,000 digits at these settings the
+        two were level, and SimCLR trained over three times faster).
       * `cluster-medoid`: the medoids of Ward clusters of the embedding,
         shared among the clusters by size, the best rule there: 91 % test
         accuracy from 20 labels against a random draw's 64 %, and +2.3
         points at n = 100, on MNIST with a linear classifier; on 2,000
-        digits, about ten of each digit in every seed's 100.
+        digits, about ten of each digit in every seed's 100, which teach
+        a network trained from scratch 5.3 points more than a random 100.
       * 32 x 32 pixels, half the widths, 20 epochs: small enough to
         train on thousands of images on a 2-core CPU in minutes; on a GPU
         or TPU, raise `image_size` and set `width=1`.
