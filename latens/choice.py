@@ -46,7 +46,7 @@ class FolderConfig:
         trained from scratch on the chosen images learned more from the
         16-D CAE's medoids at n = 100 on those 50,000 images,
         `ae="cae", latent_dim=16`; on 2,000 digits at these settings the
-        two were level, and SimCLR trained over three times faster).
+        two were level, and SimCLR trained about three times faster).
       * `cluster-medoid`: the medoids of Ward clusters of the embedding,
         shared among the clusters by size, the best rule there: 91 % test
         accuracy from 20 labels against a random draw's 64 %, and +2.3
