@@ -36,7 +36,7 @@ _NONE = "none"
 
 def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] = (),
                  choices: Mapping[str, Sequence] | None = None, flag_values: flags.FlagValues = flags.FLAGS,
-                 module_name: str | None = None) -> list[str]:
+                 module_name: str | None = None, defaults=None) -> list[str]:
     """Defines one flag per field of `config_cls` (see the module docstring).
 
     Args:
@@ -49,6 +49,9 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
       flag_values: where to define them.
       module_name: the module the flags belong to (`--help` lists them under
         it); by default the caller's.
+      defaults: the instance whose values the flags default to (None:
+        `config_cls()`); a nested config's flags default to its field's
+        default, which may differ from its class's.
 
     Returns:
       The names of the flags defined.
@@ -58,7 +61,7 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
     docs = attribute_docs(config_cls)
     hints = typing.get_type_hints(config_cls)
     choices = {**getattr(config_cls, "CHOICES", {}), **(choices or {})}
-    defaults = config_cls()
+    defaults = config_cls() if defaults is None else defaults
     defined = []
     for field in dataclasses.fields(config_cls):
         name, kind, default = prefix + field.name, hints[field.name], getattr(defaults, field.name)
@@ -66,7 +69,7 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
             continue
         help_text = docs.get(field.name, field.name.replace("_", " "))
         if dataclasses.is_dataclass(kind):
-            defined += define_flags(kind, prefix=f"{name}_", exclude=exclude, **where)
+            defined += define_flags(kind, prefix=f"{name}_", exclude=exclude, defaults=default, **where)
             continue
         if kind is dict or _origin(kind) is dict:
             continue
@@ -85,7 +88,7 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
 
 
 def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] = (),
-               flag_values: flags.FlagValues = flags.FLAGS, **overrides):
+               flag_values: flags.FlagValues = flags.FLAGS, defaults=None, **overrides):
     """Builds `config_cls` from the flags `define_flags` made.
 
     Args:
@@ -94,19 +97,25 @@ def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] =
       exclude: as given to `define_flags`; those fields keep their defaults
         unless given in `overrides` (nested ones: in the nested config's).
       flag_values: where the flags were parsed.
+      defaults: as given to `define_flags`: where excluded fields take their
+        values (None: `config_cls()`).
       **overrides: field values to use instead of the flags'.
 
     Returns:
       The config; its own checks run as it is built.
     """
     hints = typing.get_type_hints(config_cls)
+    defaults = config_cls() if defaults is None else defaults
     values = {}
     for field in dataclasses.fields(config_cls):
         name, kind = prefix + field.name, hints[field.name]
-        if name in exclude or field.name in overrides or not field.init:
+        if field.name in overrides or not field.init:
             continue
-        if dataclasses.is_dataclass(kind):
-            values[field.name] = from_flags(kind, prefix=f"{name}_", exclude=exclude, flag_values=flag_values)
+        if name in exclude:
+            values[field.name] = getattr(defaults, field.name)
+        elif dataclasses.is_dataclass(kind):
+            values[field.name] = from_flags(kind, prefix=f"{name}_", exclude=exclude, flag_values=flag_values,
+                                            defaults=getattr(defaults, field.name))
         elif not (kind is dict or _origin(kind) is dict):
             value = flag_values[name].value
             if _origin(kind) is tuple:

@@ -49,3 +49,14 @@ def test_help_comes_from_the_attribute_docs():
     assert docs["fit"] == "how images become square: stretch (keep all content), crop (centre), pad (black borders)."
     values, _ = parsed(folder.FolderConfig)
     assert values["fit"].help.endswith(docs["fit"])
+
+
+def test_a_nested_configs_flags_default_to_its_fields_default_not_its_classes():
+    # The check's classifier stops once converged; ClassifierConfig's own default trains every epoch.
+    values, _ = parsed(choice_check.ChoiceCheckConfig)
+    assert values["classifier_stop"].default == "converged"
+    assert flagconfig.from_flags(choice_check.ChoiceCheckConfig, flag_values=values).classifier.stop == "converged"
+    values, names = parsed(choice_check.ChoiceCheckConfig, "--classifier_epochs=3", exclude=("classifier_stop",))
+    assert "classifier_stop" not in names
+    config = flagconfig.from_flags(choice_check.ChoiceCheckConfig, flag_values=values, exclude=("classifier_stop",))
+    assert config.classifier.stop == "converged" and config.classifier.epochs == 3
