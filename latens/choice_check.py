@@ -27,7 +27,7 @@ import time
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, provenance, representations, sampling, stats
+from latens import checks, data, evaluate, fileio, provenance, representations, sampling, stats, tables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +221,7 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
     Returns:
       The table, or "".
     """
-    scores = {candidate: {e["seed"]: 100 * e["test_accuracy"] for e in entries if "test_accuracy" in e}
+    scores = {candidate: {e["seed"]: e["test_accuracy"] for e in entries if "test_accuracy" in e}
               for candidate, entries in by_candidate.items()}
     scores = {candidate: by_seed for candidate, by_seed in scores.items() if by_seed}
     if not scores:
@@ -232,10 +232,8 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
     for candidate, by_seed in scores.items():
         own = stats.summarize(list(by_seed.values()))
         paired = stats.paired_difference(by_seed, scores[baseline]) if baseline and candidate != baseline else None
-        gain = (f"{paired.mean:+.1f} [{paired.ci_low:+.1f}, {paired.ci_high:+.1f}] ({paired.count})"
-                if paired and paired.count > 1 else "")
-        spread = f" ± {own.std:.1f}" if own.count > 1 else ""
-        lines.append(f"| {candidate} | {own.mean:.1f}{spread} | {gain} | {own.count} |")
+        spread = f" ± {100 * own.std:.1f}" if own.count > 1 else ""
+        lines.append(f"| {candidate} | {100 * own.mean:.1f}{spread} | {tables.difference_text(paired)} | {own.count} |")
     return "\n".join(lines)
 
 

@@ -199,7 +199,7 @@ def _paired_table(scores: dict, columns: list, rows: list, baseline: str) -> lis
         if row == baseline:
             continue
         entries = [
-            _difference_text(stats.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, baseline), {})))
+            difference_text(stats.paired_difference(scores.get((d, n, row), {}), scores.get((d, n, baseline), {})))
             for d, n in columns
         ]
         lines.append(_line([row_label(row), *entries]))
@@ -214,7 +214,8 @@ def _mean_text(values: dict | None) -> str:
     return f"{100 * s.mean:.1f}{spread} ({s.count})"
 
 
-def _difference_text(diff: stats.Summary | None) -> str:
+def difference_text(diff: stats.Summary | None) -> str:
+    """A paired difference of fractions as a table cell, in points: `+5.3 [+2.6, +8.1] (10)`; "" for None."""
     if diff is None:
         return ""
     if diff.count == 1:
