@@ -7,8 +7,9 @@ temporary folder, then reads them into a fresh cache once per entry of
 second, and the subprocess's peak resident set size
 (`resource.getrusage(...).ru_maxrss`) beside its size before reading
 (interpreter and libraries) and the size of the resized array that reading
-produces. Reading streams: memory grows with the resized array (its pages
-are mapped from the cache file), not with the decoded full-size images.
+produces. Reading streams: each resized image is appended to the cache file
+as it is decoded, so memory holds neither the decoded full-size images nor
+the resized array.
 
     python benchmarks/folder_scale.py --count=4000 --source_size=128 --image_size=64
 """

@@ -9,7 +9,9 @@ while writing leaves a hidden folder that is ignored (and removed), never a
 damaged backup under a final name. `restore(model)` loads the newest backup
 that loads cleanly; a damaged one (a disk error, a file changed by hand) is
 reported and the one before it is tried, and with none left training starts
-over. Nothing here ever stops a run.
+over. Nothing here stops a run but a disk too full for the next backup
+(`OSError`, checked before writing it: h5py crashes the process when the
+disk fills while it writes).
 
 `FiniteLossGuard` ends training at the first batch whose loss is not
 finite, with `NonFiniteLossError`, before any backup of the damaged weights
@@ -18,11 +20,13 @@ is written.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import pathlib
 import re
+import shutil
 
 import keras
 import numpy as np
@@ -34,6 +38,9 @@ from latens import fileio
 KEEP = 2
 _NAME = re.compile(r"^epoch-(\d+)$")
 _WEIGHTS = "state.weights.h5"
+# Room for HDF5's headers and metadata beside the weights: a few hundred
+# bytes a variable, a few hundred variables at most in latens' models.
+_HDF5_OVERHEAD = 1 << 18
 _META = "meta.json"
 
 
@@ -107,15 +114,40 @@ class EpochBackups(keras.callbacks.Callback):
             raise NonFiniteLossError(f"{error} after epoch {epoch}; training stopped. The last good state "
                                      f"is kept in {self.folder}: lower the learning rate and run again.") from None
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._check_room()
         staging = fileio.make_fresh_dir(self.folder, f".epoch-{epoch:05d}.")
-        self.model.save_weights(staging / _WEIGHTS)
-        fileio.write_text(staging / _META, json.dumps({"epoch": epoch}))
+        try:
+            self.model.save_weights(staging / _WEIGHTS)
+            fileio.write_text(staging / _META, json.dumps({"epoch": epoch}))
+        except BaseException:  # A full disk, say: free what was written (a kill leaves it to `restore`).
+            fileio.remove_tree(staging)
+            raise
         final = self.folder / f"epoch-{epoch:05d}"
         fileio.remove_tree(final)  # Left by an earlier run that reached this epoch, then was stopped.
         os.replace(staging, final)
         for _, old in self.backups()[self.keep:]:
             fileio.remove_tree(old)
         return final
+
+    def _check_room(self) -> None:
+        """`OSError(ENOSPC)` when the disk lacks room for one more backup.
+
+        HDF5 writes much of a weights file when it is closed, and a disk
+        that fills then crashes the process (a segmentation fault in h5py)
+        instead of raising, so the room is checked first: as much as the
+        newest backup takes, or, for the first, the weights and Adam's two
+        moments in float32 plus HDF5's overhead.
+        """
+        newest = self.backups()[:1]
+        if newest:
+            needed = sum(path.stat().st_size for path in newest[0][1].iterdir())
+        else:
+            needed = 4 * 3 * self.model.count_params()
+        needed += _HDF5_OVERHEAD
+        free = shutil.disk_usage(self.folder).free
+        if needed > free:
+            raise OSError(errno.ENOSPC, f"an epoch's backup needs about {needed / 2**20:,.1f} MiB, "
+                          f"{free / 2**20:,.1f} MiB are free", str(self.folder))
 
     def _remove_unfinished(self) -> None:
         if self.folder.is_dir():

@@ -10,6 +10,7 @@ config's `__post_init__` reads as a list of its rules.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 
@@ -62,6 +63,18 @@ def at_least(name: str, value, minimum, *, error: type = ValueError):
     if not value >= minimum:
         raise error(f"{name} must be at least {minimum}, got {value!r}")
     return value
+
+
+def integer(name: str, value, *, error: type = ValueError) -> int:
+    """Accepts an integer: a Python or NumPy int, not a bool, a whole float or a string of digits.
+
+    Returns:
+      `value` as a Python int (a NumPy int would not go into a config's JSON).
+    """
+    # bool is an Integral too, but `n=True` is a mistake, not the number 1.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise error(f"{name} must be an integer, got {value!r}")
+    return int(value)
 
 
 def _listed(choices: tuple) -> str:

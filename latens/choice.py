@@ -21,10 +21,12 @@ import json
 import os
 import pathlib
 import tempfile
+from collections.abc import Mapping
 from typing import ClassVar
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from latens import checks, data, images, representations, runtime, sampling, train
@@ -114,6 +116,12 @@ class FolderConfig:
     follow_links: bool = True
 
     def __post_init__(self):
+        optional = ("latent_dim", "batch_size")  # None: the kind's default.
+        for name in ("n", "image_size", "channels", "epochs", "seed", *optional):
+            if getattr(self, name) is None and name in optional:
+                continue
+            # Stored as a Python int: a NumPy int would not go into the training config's JSON.
+            object.__setattr__(self, name, checks.integer(name, getattr(self, name), error=InputError))
         checks.choices(self, error=InputError)
         for name in ("n", "latent_dim", "epochs", "batch_size"):
             if getattr(self, name) is not None:
@@ -130,9 +138,13 @@ class FolderConfig:
         pixels = self.image_size * self.image_size * self.channels
         if self.latent_dim is not None and self.ae == "pca" and self.latent_dim > pixels:
             raise InputError(f"--ae=pca keeps at most the {pixels} pixels' components, got latent_dim {self.latent_dim}")
-        if self.ae == "tsne" and self.batch <= tsne.PERPLEXITY + 1:
+        minimum = representations.min_batch(self.ae, tsne.PERPLEXITY)
+        if self.ae == "tsne" and self.batch < minimum:
             raise InputError(f"--ae=tsne needs --batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
                              f"{tsne.PERPLEXITY:g}, plus one), got {self.batch}")
+        if self.batch < minimum:
+            raise InputError(f"batch_size must be at least {minimum} for ae={self.ae}, whose loss contrasts "
+                             f"each image with the rest of its batch, got {self.batch}")
 
     @property
     def batch(self) -> int:
@@ -204,8 +216,11 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
 
     Args:
       images_or_dataset: uint8 images (or floats in [0, 1]) `[N, H, W]` or
-        `[N, H, W, 1 or 3]`, or a `tf.data.Dataset` of such images (single
-        images or batches; `(image, label)` elements use the images).
+        `[N, H, W, 1 or 3]` (one image is `x[None]`, a batch of one), or a
+        finite `tf.data.Dataset` of such images (single images or batches;
+        `(image, label)` elements and dicts, as tensorflow-datasets gives
+        them, use the images, a dict's under "image"). A dataset is read
+        into memory, up to half the memory available (see `_dataset_images`).
       n: how many to choose.
       seed: seed of training and selection.
       cache_dir: a folder to keep the trained model in, so that a second call
@@ -220,8 +235,8 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
       int64 `[n]`: indices into the images, in the order to label them.
 
     Raises:
-      InputError: bad options or images, too few images for n, or a model
-        too big for this machine's memory.
+      InputError: bad options or images, too few images for n, an infinite
+        dataset, or images or a model too big for this machine's memory.
     """
     config = FolderConfig(n=n, seed=seed, **options)
     check_memory(config)
@@ -266,7 +281,7 @@ def _memory_bytes() -> int | None:
 
 def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, others: int = 0,
                 readable: bool = False) -> None:
-    """`InputError` when `count` image files are too few for the t-SNE batch, or readable images for n too.
+    """`InputError` when `count` image files are too few for the kind's smallest batch, or readable images for n too.
 
     Args:
       count: how many.
@@ -284,13 +299,18 @@ def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, o
     dim = config.latent_dim or representations.DEFAULT_DIMS[config.ae]
     if readable and config.ae == "pca" and count < dim:
         raise InputError(f"--ae=pca finds {dim} components in no fewer images; there are {count} {what} {where}")
-    needed = tsne.PERPLEXITY + 1
-    if config.ae == "tsne" and min(count, config.batch) <= needed:
+    # A batch is at most all the images (`_train`), so too few images make too small a batch.
+    minimum = representations.min_batch(config.ae, tsne.PERPLEXITY)
+    if min(count, config.batch) >= minimum:
+        return
+    if config.ae == "tsne":
         raise InputError(
             f"--ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
-            f"needs batches of more than {needed:g} images; there are {count} {what} {where} and --batch_size is "
-            f"{config.batch}: use another --ae, or more images"
+            f"needs batches of more than {tsne.PERPLEXITY + 1:g} images; there are {count} {what} {where} and "
+            f"--batch_size is {config.batch}: use another --ae, or more images"
         )
+    raise InputError(f"ae={config.ae} contrasts each image with the rest of its batch, so it needs batches of at "
+                     f"least {minimum} images; there are {count} {what} {where}: use another ae, or more images")
 
 
 def _train(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,
@@ -323,14 +343,73 @@ def _train(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name
 
 def _as_array(images_or_dataset) -> np.ndarray:
     """The images of an array, or of a `tf.data.Dataset` of single images or of batches, as one array."""
-    if not hasattr(images_or_dataset, "as_numpy_iterator"):
-        return np.asarray(images_or_dataset)
-    elements = [element[0] if isinstance(element, tuple) else element
-                for element in images_or_dataset.as_numpy_iterator()]
+    if hasattr(images_or_dataset, "as_numpy_iterator"):
+        return _dataset_images(images_or_dataset)
+    x = np.asarray(images_or_dataset)
+    # Read as a batch, one [H, W, 3] image would be H grey images 3 pixels wide.
+    if x.ndim == 3 and x.shape[-1] in (1, 3):
+        raise InputError(f"images must be a batch, [N, H, W] (grey) or [N, H, W, 1 or 3], got shape {x.shape}, which "
+                         "looks like one image [H, W, C]: pass one image as x[None], a batch of one (grey images "
+                         "are [N, H, W])")
+    return x
+
+
+# The bound of a dataset's images where the machine's free memory is unknown.
+_UNKNOWN_MEMORY_BOUND = 4 * 2**30
+
+
+def _dataset_images(dataset: tf.data.Dataset) -> np.ndarray:
+    """A dataset's images as one array, read up to a bound so that a dataset without end cannot hang.
+
+    An infinite dataset (`dataset.cardinality()` is `INFINITE_CARDINALITY`,
+    e.g. after `.repeat()`) is refused before it is read. Any other is read
+    until it ends or its images take more than half the memory available
+    (`_memory_bytes()`; 4 GiB where that is unknown): the elements read and
+    the array they are joined into are both held at once, so more could not
+    be joined anyway, and a dataset of unknown length (after `.filter`, or
+    from a generator) that never ends stops there with an `InputError`
+    instead of growing until the machine runs out of memory.
+    """
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise InputError("the dataset is infinite (repeated?), so its images cannot all be read: bound it with "
+                         ".take(n), n the number of elements to choose among")
+    available = _memory_bytes()
+    if available:
+        bound, limit = available // 2, f"half the {_size(available)} of memory available"
+    else:
+        bound, limit = _UNKNOWN_MEMORY_BOUND, "the bound for a machine whose free memory is unknown"
+    endless = (", and a dataset of unknown length (after .filter, or from a generator) may never end"
+               if cardinality == tf.data.UNKNOWN_CARDINALITY else "")
+    elements, size = [], 0
+    for element in dataset.as_numpy_iterator():
+        element = _image_of(element)
+        size += element.nbytes
+        if size > bound:
+            raise InputError(f"the dataset's images take more than {_size(bound)}, {limit}{endless}: bound it "
+                             "with .take(n), or choose among fewer images at a time")
+        elements.append(element)
     if not elements:
         raise InputError("the dataset holds no images")
     batched = elements[0].ndim == 4 or (elements[0].ndim == 3 and elements[0].shape[-1] not in (1, 3))
     return np.concatenate(elements) if batched else np.stack(elements)
+
+
+def _image_of(element) -> np.ndarray:
+    """The image (or batch) of a dataset's element: itself, the first of a tuple, or a dict's "image"."""
+    if isinstance(element, tuple):  # (image, label)
+        element = element[0]
+    if isinstance(element, Mapping):  # tensorflow-datasets' default: {"image": ..., "label": ...}
+        if "image" not in element:
+            raise InputError(f"dataset elements that are dicts must have an 'image' key, got keys "
+                             f"{', '.join(repr(key) for key in sorted(element))}")
+        element = element["image"]
+    return np.asarray(element)
+
+
+def _size(count: int) -> str:
+    """A number of bytes for a message, in GiB or MiB."""
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
 def _digest(x: np.ndarray) -> str:

@@ -9,22 +9,33 @@ contact_sheet.png, latent.png, skipped.csv and config.json into --out (see
 `latens.folder`). Run again with the same flags, it reuses the images read
 and the model trained (a killed run resumes its training); --retrain trains
 anew. Bad input (a missing or empty folder, no readable image, fewer
-readable images than n, bad options, an output folder in use) ends with a
-one-line message and exit status 1, and leaves no partial output; so does a
-training loss that turns NaN or infinite. The options are
-`latens.folder.FolderConfig`'s fields.
+readable images than n, bad options, an output folder in use, a full disk)
+ends with a one-line message and exit status 1, and leaves no partial
+output; so does a training loss that turns NaN or infinite. Ctrl-C ends it
+with one line and status 130. The options are `latens.folder.FolderConfig`'s
+fields. Only latens' own messages are shown (TensorFlow's start-up lines
+are not), unless --verbosity=1 or more asks for them.
 
 `--distribute=mirrored` uses every local GPU; on a machine without GPUs it
 runs one replica on the CPU (splitting the CPU into logical devices would
 have to happen before TensorFlow starts, and gains nothing).
 """
 
+import re
 import sys
 
-import keras
 from absl import app, flags
 
-from latens import backup, flagconfig, folder
+from latens import runtime
+
+# Before anything imports TensorFlow: its native start-up lines are not
+# latens' messages. `--verbosity=1` (or more) shows them.
+if not any(re.fullmatch(r"--?v(erbosity)?=?[1-9]\d*|--?v(erbosity)?", arg) for arg in sys.argv[1:]):
+    runtime.load_tensorflow_quietly()
+
+import keras  # noqa: E402
+
+from latens import backup, flagconfig, folder  # noqa: E402
 
 flags.DEFINE_string("images", None, "Folder of images, searched recursively.", required=True)
 flags.DEFINE_string("out", None, "Output folder (may be inside --images; it is not read).", required=True)
@@ -46,6 +57,10 @@ def main(argv):
                       progress=FLAGS.progress)
     except (folder.InputError, backup.NonFiniteLossError) as error:
         sys.exit(f"latens-select: error: {error}")
+    except KeyboardInterrupt:
+        print("latens-select: interrupted; run the same command again to resume (finished epochs are kept)",
+              file=sys.stderr)
+        sys.exit(130)
 
 
 def run():

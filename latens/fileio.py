@@ -9,19 +9,25 @@ so a symbolic link planted where latens writes is never followed: the final
 rename replaces the link itself, not what it points to.
 
 `inside(path, root)` refuses paths that resolve outside a folder that a
-command may write to.
+command may write to; `first_link(root)` finds a link planted anywhere under
+a folder that latens writes in; `remove_temporaries` removes the temporary
+files that a killed write left (a kill ends a process before its `finally`).
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import re
 import secrets
 import shutil
 from typing import Callable
 
 # O_NOFOLLOW where the platform has it (not on Windows, whose links need privileges).
 _EXCLUSIVE = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+_TOKEN_HEX = 12
+# `write_atomically`'s temporary names: `.<stem>.<12 hex digits>.tmp<suffix>`.
+_TEMPORARY = re.compile(rf"^\.(?P<stem>.*)\.[0-9a-f]{{{_TOKEN_HEX}}}\.tmp(\.[^.]*)?$")
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> pathlib.Path:
@@ -44,13 +50,23 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     tmp = fresh_path(path.parent, f".{path.stem}.", f".tmp{path.suffix}")
     os.close(os.open(tmp, _EXCLUSIVE, 0o666))
     try:
-        write(os.fspath(tmp))
+        try:
+            write(os.fspath(tmp))
+        except OSError as error:
+            if error.filename is None:  # A failed write() names no file: say which one.
+                raise OSError(error.errno, error.strerror, os.fspath(path)) from error
+            raise
         _sync(tmp)  # On disk before its name is: a power cut must not leave an empty file under `path`.
         os.replace(tmp, path)
-        _sync(path.parent)
+        sync_folder(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def sync_folder(path: str | os.PathLike) -> None:
+    """Flushes a folder's entries (renames into it) to disk, where the system allows."""
+    _sync(pathlib.Path(path))
 
 
 def _sync(path: pathlib.Path) -> None:
@@ -74,7 +90,7 @@ def write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
 def fresh_path(folder: str | os.PathLike, prefix: str, suffix: str = "") -> pathlib.Path:
     """A path in `folder` that does not exist yet, with a random part between `prefix` and `suffix`."""
     while True:
-        path = pathlib.Path(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        path = pathlib.Path(folder, f"{prefix}{secrets.token_hex(_TOKEN_HEX // 2)}{suffix}")
         if not os.path.lexists(path):
             return path
 
@@ -106,3 +122,42 @@ def remove_tree(path: str | os.PathLike) -> None:
         path.unlink(missing_ok=True)
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def first_link(path: str | os.PathLike) -> pathlib.Path | None:
+    """The first symbolic link at or under `path` (links are not followed), or None; None also when absent."""
+    path = pathlib.Path(path)
+    if path.is_symlink():
+        return path
+    if not path.is_dir():
+        return None
+    for folder, subfolders, names in os.walk(path, followlinks=False):
+        for name in sorted([*subfolders, *names]):
+            if os.path.islink(os.path.join(folder, name)):
+                return pathlib.Path(folder, name)
+    return None
+
+
+def remove_temporaries(folder: str | os.PathLike, *, stems=None, recursive: bool = False) -> list[pathlib.Path]:
+    """Removes the temporary files of writes that a kill or a full disk interrupted.
+
+    Args:
+      folder: where to look.
+      stems: remove only the temporaries of files with these stems (in a
+        folder that also holds other people's files); None: all of them.
+      recursive: look in subfolders too (never through links).
+
+    Returns:
+      The files removed.
+    """
+    removed = []
+    for root, subfolders, names in os.walk(folder, followlinks=False):
+        for name in names:
+            match = _TEMPORARY.match(name)
+            if match and (stems is None or match.group("stem") in stems):
+                path = pathlib.Path(root, name)
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        if not recursive:
+            break
+    return removed

@@ -18,13 +18,16 @@ into `out_dir`:
                      of the first chosen ones that do not overlap.
   skipped.csv        every file not used, with the reason (CSV quoted like
                      query.csv; the header only when none).
-  config.json        the options, counts and training config; written last.
+  config.json        the options, counts and training config; written last,
+                     so while it is there the files beside it are its set.
   cache/             what a re-run reuses: `images.npy` (the resized uint8
                      images `[N, S, S, C]`), `images.json` (their paths, the
                      listing they came from, the skipped files) and `model/`
                      (a `latens.train` workdir).
-  .latens-output     marks the folder as latens' own: reading images never
-                     looks inside a folder so marked.
+  .latens-output     marks the folder as latens' output folder, and lists
+                     the files latens wrote there: reading images never
+                     looks inside a folder so marked, and a rerun replaces
+                     only the files listed (every other file is left).
 
 Training reuses `latens.train.train` on all the images (no validation: every
 image must get a code). The run's dataset is `folder:<digest>`, a hash of the
@@ -33,14 +36,22 @@ trained model (and a killed run resumes), while changed images or options
 train a new one.
 
 The output folder (`latens.outdir`) belongs to one run at a time (a second
-run stops at once, naming the first), and its result set is replaced as a
-whole at the end: a failed or killed run leaves the previous set (or none),
-never a mix, and never writes through a link planted in the folder.
+run stops at once, naming the first). latens writes, replaces and deletes
+only its own files there (the outputs above, `cache/`, the marker, the lock
+and hidden working folders), so a person's labels or images beside them are
+kept; `--images` may lie inside `--out`, or `--out` inside `--images`. The
+result set is built in a hidden folder inside `out_dir` and moved in at the
+end: a failed run leaves the previous set, and a run killed while moving
+it is completed by the next run. Nothing is written or deleted through a
+link under the cache.
 
 Failures: bad options, a missing or empty folder, no readable image, fewer
 readable images than n, too few for `--ae=tsne`'s batches, a model too big
-for the machine's memory, or a busy output folder raise `InputError`, most
-before anything is written; an `out_dir` that a run created and then refused
+for the machine's memory, a busy output folder, an `out_dir` that cannot be
+created or written, too little disk space for the image cache and model,
+or a link under the cache raise `InputError`, most before anything is
+written; so does a full disk or a refused write during the run (its
+temporary files removed, the previous result set kept); an `out_dir` that a run created and then refused
 for its images (none readable, fewer than n) is removed again.
 """
 
@@ -48,10 +59,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import io
 import json
 import os
 import pathlib
+import shutil
 
 import numpy as np
 import tqdm
@@ -100,34 +113,90 @@ def choose(
     choice.check_memory(config)
     files, others = images.list_files(images_dir, exclude=out_dir, follow_links=config.follow_links)
     choice.check_count(len(files), f"under {images_dir}", config, others=len(others))
-    with outdir.OutputFolder(out_dir, OUTPUTS) as out:
-        try:
-            folder = images.read_images(
-                images_dir, files, out.check_inside(out_dir / CACHE), image_size=config.image_size,
-                channels=config.channels, fit=config.fit, workers=workers, progress=progress,
-            )
-            choice.check_count(len(folder.paths), f"under {images_dir}", config, readable=True)
-        except InputError:
-            out.remove_if_created()
+    try:
+        with outdir.OutputFolder(out_dir, OUTPUTS) as out:
+            return _choose(images_dir, out, files, others, config, retrain=retrain, workers=workers,
+                           progress=progress)
+    except OSError as error:
+        message = _storage_error(error)
+        if message is None:
             raise
-        _report_skipped(folder, others, out_dir)
-        with tqdm.tqdm(total=4, desc="choosing", disable=not progress) as bar:
-            chosen = choice.embed_and_select(
-                folder.images, config, out.check_inside(out_dir / CACHE / "model"), name=f"folder:{folder.digest}",
-                retrain=retrain, progress=progress, bar=bar)
-            summary = {
-                **dataclasses.asdict(config),
-                "images": str(images_dir),
-                "images_read": len(folder.paths),
-                "images_unreadable": len(folder.unreadable),
-                "files_ignored": len(others),
-                "n_clusters": int(chosen.clusters.max()) + 1,
-                "train": json.loads(chosen.run.config.read_text()),
-            }
-            paths = out.publish(lambda staging: _write_outputs(staging, folder, others, summary, bar, chosen))
+        raise InputError(message) from None
+
+
+def _choose(images_dir, out: outdir.OutputFolder, files, others, config: FolderConfig, *, retrain, workers,
+            progress) -> dict[str, pathlib.Path]:
+    """`choose` inside its locked output folder: read, check room, embed and select, publish."""
+    out_dir, cache = out.path, out.check_inside(out.path / CACHE)
+    try:
+        _check_space(out_dir, config, len(files))
+        folder = images.read_images(
+            images_dir, files, cache, image_size=config.image_size,
+            channels=config.channels, fit=config.fit, workers=workers, progress=progress,
+        )
+        choice.check_count(len(folder.paths), f"under {images_dir}", config, readable=True)
+    except InputError:
+        out.remove_if_created()
+        raise
+    _report_skipped(folder, others, out_dir)
+    with tqdm.tqdm(total=4, desc="choosing", disable=not progress) as bar:
+        chosen = choice.embed_and_select(
+            folder.images, config, out.check_inside(cache / "model"), name=f"folder:{folder.digest}",
+            retrain=retrain, progress=progress, bar=bar)
+        summary = {
+            **dataclasses.asdict(config),
+            "images": str(images_dir),
+            "images_read": len(folder.paths),
+            "images_unreadable": len(folder.unreadable),
+            "files_ignored": len(others),
+            "n_clusters": int(chosen.clusters.max()) + 1,
+            "train": json.loads(chosen.run.config.read_text()),
+        }
+        paths = out.publish(lambda staging: _write_outputs(staging, folder, others, summary, bar, chosen))
     logging.info("Chose %d of %d images with %s; wrote %s.", config.n, len(folder.paths),
                  config.strategy, ", ".join(str(p) for p in paths.values()))
     return paths
+
+
+def _check_space(out_dir: pathlib.Path, config: FolderConfig, count: int) -> None:
+    """`InputError` when the disk under `out_dir` lacks room for the resized images (unless cached).
+
+    The model's room is checked once it is built (`latens.train`).
+    """
+    if (out_dir / CACHE / "images.npy").exists():
+        return
+    needed = count * config.image_size ** 2 * config.channels
+    free = shutil.disk_usage(out_dir).free
+    if needed > free:
+        raise InputError(f"out {out_dir} has {_megabytes(free)} free, and the resized images need about "
+                         f"{_megabytes(needed)}; free some space or choose another --out")
+
+
+def _storage_error(error: OSError) -> str | None:
+    """The one-line message for an error of the disk or of permissions; None for any other error."""
+    text = str(error)
+    known = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "not permitted",
+             errno.EFBIG: "file too large", errno.EIO: "input/output error"}
+    cause = known.get(error.errno)
+    if cause is None and ("errno = 28" in text or "No space left" in text):  # h5py's message.
+        cause = known[errno.ENOSPC]
+    if cause is None:
+        return None
+    where = f" writing {error.filename}" if error.filename else ""
+    if error.strerror and error.strerror != os.strerror(error.errno or 0):
+        cause = f"{cause} ({error.strerror})"
+    remedy = "free some space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "space" in cause \
+        else "make it writable"
+    return f"{cause}{where}; nothing was lost: {remedy}, then run the same command again (it resumes)"
+
+
+def _megabytes(count: int) -> str:
+    """A size in KiB, MiB or GiB, whichever reads best."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count / 2**10:,.0f} KiB"
 
 
 def _check_folders(images_dir: os.PathLike, out_dir: os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
@@ -144,6 +213,11 @@ def _check_folders(images_dir: os.PathLike, out_dir: os.PathLike) -> tuple[pathl
         raise InputError("out must be another folder than images (it may be inside it)")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"out {out_dir} is a file, not a folder")
+    owned = [out_dir / CACHE, *(out_dir / name for name in OUTPUTS)]
+    if any(images_dir == part or part in images_dir.parents for part in owned) or (
+            images_dir.parent == out_dir and images_dir.name.startswith(".latens")):
+        raise InputError(f"images folder {images_dir} is part of latens' output in {out_dir}; "
+                         "point --images at the images")
     return images_dir, out_dir
 
 

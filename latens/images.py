@@ -1,8 +1,8 @@
 """Images of a folder: finding them, decoding and resizing them, and caching the result.
 
 `list_files` finds the image files under a folder; `read_images` decodes and
-resizes them into a memory-mapped cache that a later run reuses while the
-files and options are unchanged. The folder command (`latens.folder`) is
+resizes them into a cache (read back as a memory map) that a later run
+reuses while the files and options are unchanged. The folder command (`latens.folder`) is
 built on these.
 
 Reading:
@@ -27,9 +27,11 @@ Reading:
   * A file Pillow cannot read (corrupt, truncated, empty, an unsupported
     variant) is skipped with the reason.
   * Decoding runs in a thread pool (Pillow releases the GIL while decoding
-    and resizing) and writes each resized image straight into a
-    memory-mapped `.npy`, so memory holds only a few full-size images at a
-    time, never the folder.
+    and resizing) and appends each resized image to the cache's `.npy` with
+    ordinary writes (a full disk is then an `OSError`, not a crash), so
+    memory holds only a few full-size images at a time, never the folder.
+    The cache is written under a temporary name and renamed once whole; a
+    kill leaves that temporary file, which the next run removes.
   * The cache is reused while the listing (paths, sizes, modification times)
     and the reading options are unchanged.
 """
@@ -46,7 +48,6 @@ import pathlib
 import numpy as np
 import tqdm
 from absl import logging
-from numpy.lib import format as npy_format
 from PIL import Image, ImageOps
 
 from latens import fileio, outdir
@@ -286,50 +287,60 @@ def read_images(
         return cached
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    # Fresh, unpredictable names: nothing planted in the cache is written through.
-    partial = fileio.fresh_path(cache_dir, ".images.partial.", ".npy")
-    trimmed = fileio.fresh_path(cache_dir, ".images.trimmed.", ".npy")
+    for leftover in cache_dir.glob(".images.*.npy"):  # Of older versions, killed while reading.
+        leftover.unlink(missing_ok=True)
+    shape = (image_size, image_size, channels)
     digest = hashlib.sha256(json.dumps([image_size, channels, fit]).encode())
     paths, unreadable = [], []
-    # Cancelling on the way out makes Ctrl-C stop at once, not after every file.
-    pool = concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count())
-    try:
-        out = npy_format.open_memmap(
-            partial, mode="w+", dtype=np.uint8, shape=(len(files), image_size, image_size, channels)
-        )
-        decoded = pool.map(lambda path: _try_decode(root / path, image_size, channels, fit), files)
-        with tqdm.tqdm(zip(files, decoded), total=len(files), desc="reading images", unit="img",
-                       disable=not progress) as bar:
-            for path, (pixels, reason) in bar:
-                if pixels is None:
-                    unreadable.append((path, reason))
-                    continue
-                out[len(paths)] = pixels
-                digest.update(path.encode() + b"\0" + pixels.tobytes())
-                paths.append(path)
-        if not paths:
-            raise InputError(
-                f"none of the {len(files)} image files under {root} could be read "
-                f"(first: {unreadable[0][0]}: {unreadable[0][1]})"
-            )
-        out.flush()
-        if len(paths) < len(files):
-            kept = npy_format.open_memmap(trimmed, mode="w+", dtype=np.uint8, shape=(len(paths), *out.shape[1:]))
-            kept[:] = out[: len(paths)]
-            kept.flush()
-            del kept
-            os.replace(trimmed, partial)
-        del out
-        # The manifest goes first, so no moment pairs an old manifest with new pixels.
-        manifest_path.unlink(missing_ok=True)
-        os.replace(partial, array_path)
-        manifest.update(paths=paths, unreadable=unreadable, digest=digest.hexdigest()[:16])
-        fileio.write_text(manifest_path, json.dumps(manifest))
-    finally:
-        pool.shutdown(cancel_futures=True)
-        partial.unlink(missing_ok=True)
-        trimmed.unlink(missing_ok=True)
+
+    def write(tmp: str) -> None:
+        # Ordinary writes, not a memory map: a full disk is then an OSError
+        # at a write, not a bus error that kills the process.
+        with open(tmp, "r+b") as f:
+            header = _npy_header((len(files), *shape))
+            f.write(header)
+            # Cancelling on the way out makes Ctrl-C stop at once, not after every file.
+            pool = concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count())
+            try:
+                decoded = pool.map(lambda path: _try_decode(root / path, image_size, channels, fit), files)
+                with tqdm.tqdm(zip(files, decoded), total=len(files), desc="reading images", unit="img",
+                               disable=not progress) as bar:
+                    for path, (pixels, reason) in bar:
+                        if pixels is None:
+                            unreadable.append((path, reason))
+                            continue
+                        f.write(pixels.tobytes())
+                        digest.update(path.encode() + b"\0" + pixels.tobytes())
+                        paths.append(path)
+            finally:
+                pool.shutdown(cancel_futures=True)
+            if not paths:
+                raise InputError(
+                    f"none of the {len(files)} image files under {root} could be read "
+                    f"(first: {unreadable[0][0]}: {unreadable[0][1]})"
+                )
+            if len(paths) < len(files):  # The header names the images kept.
+                f.seek(0)
+                f.write(_npy_header((len(paths), *shape), length=len(header)))
+
+    # The manifest goes first, so no moment pairs an old manifest with new pixels.
+    manifest_path.unlink(missing_ok=True)
+    fileio.write_atomically(array_path, write)
+    manifest.update(paths=paths, unreadable=unreadable, digest=digest.hexdigest()[:16])
+    fileio.write_text(manifest_path, json.dumps(manifest))
     return FolderImages(np.load(array_path, mmap_mode="r"), paths, unreadable, manifest["digest"])
+
+
+def _npy_header(shape: tuple[int, ...], length: int | None = None) -> bytes:
+    """The header of a uint8 C-order `.npy` file of `shape`, padded with spaces to `length` bytes if given.
+
+    The format allows any padding of spaces before the header's newline, so
+    a header rewritten for fewer images keeps its length.
+    """
+    text = repr({"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
+    length = length or -(-(len(text) + 11) // 64) * 64  # Magic, version and length take 10 bytes; 64-aligned.
+    body = text.ljust(length - 11).encode("latin1") + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
 
 
 def _try_decode(path, image_size, channels, fit) -> tuple[np.ndarray | None, str]:

@@ -1,35 +1,41 @@
-"""An output folder that one run at a time owns, marked as latens' own, whose results are replaced as a whole set.
+"""An output folder that one run at a time owns, where latens replaces its own files and touches nothing else.
 
-    with OutputFolder(out) as folder:     # marks and locks `out`
-        ...                               # cache under folder.path / "cache"
-        folder.publish(write_outputs)     # the new set replaces the old one at once
+    with OutputFolder(out, outputs) as folder:   # locks `out`, marks it, cleans up after killed runs
+        ...                                      # cache under folder.path / "cache"
+        folder.publish(write_outputs)            # the new set replaces latens' previous one
 
-* **Marked.** `MARKER` is written into the folder first, so that reading
-  images never looks inside a latens output folder (`is_output_folder`).
-  A folder that holds other files and no marker is refused: latens does not
-  scatter its outputs and cache among someone's files.
-* **Locked.** A run holds an advisory lock (`flock`) on the marker, which the
-  system drops when the process ends, however it ends; `LOCK` beside it
-  names the holder (pid, host, start). A second run fails to take the lock
-  and stops at once, naming the holder; the `LOCK` of a run that is gone is
-  stale and replaced, with a warning. The swap below keeps the same marker
-  file (a hard link), so the lock stays held across it.
-* **Replaced as a whole.** `publish(write)` has `write` put the new outputs
-  into a fresh hidden folder beside `out`, moves the cache (and the marker
-  and lock) over to it, and swaps the two folders in one atomic rename
-  (`renameat2(RENAME_EXCHANGE)` on Linux; elsewhere two renames, with an
-  instant when `out` is absent, which the next run repairs). A reader sees
-  the old set or the new one, never a mix. A run killed in between leaves
-  its hidden folder, which the next run on `out` cleans up, moving the cache
-  back where needed.
-* **No writing through links.** The folder's cache must not be a link or
-  lead outside it (`check_inside`); files are created fresh and exclusively
-  (`latens.fileio`).
+* **Only its own files.** `MARKER` (JSON) lists the outputs latens wrote
+  there. latens writes, replaces and deletes only those, `LOCK`, `CACHE` and
+  its hidden working folders (`.latens-new-*`); every other file and folder
+  in `out` (a person's labels, their images, notes) is left as it is. A
+  folder that holds other files and no marker is refused: latens does not
+  start scattering its outputs among someone's files.
+* **Locked.** A run holds an advisory lock (`flock`) on the folder itself,
+  which is never replaced and which the system unlocks when the process
+  ends, however it ends; so two runs racing on a new folder cannot both
+  hold it. `LOCK` names the holder (pid, host, start) for the message a
+  second run stops with; a `LOCK` left by a run that is gone is stale and
+  replaced, with a warning.
+* **Replaced as a set.** `publish(write)` has `write` put the new outputs
+  into a fresh hidden folder inside `out` (so every rename stays on one file
+  system: `out` may be a mount point, its parent read-only), records in the
+  marker that the set is being moved in, removes the old completion file
+  (the last output, `config.json` for `latens-select`), moves the new files
+  into place, drops old outputs the new set lacks, moves the completion
+  file in last and rewrites the marker. So while the completion file is
+  present, every output beside it belongs to its set; a run killed while
+  writing leaves the previous set, and one killed while moving is completed
+  by the next run on `out` (the new set was whole before the first move).
+* **No writing through links.** The folder's cache and everything under it
+  must hold no symbolic link (`check_no_links`); files are created fresh
+  and exclusively and renamed into place (`latens.fileio`), so a link
+  planted where an output goes is replaced, not followed.
+* **Leftovers.** Temporary files of killed writes and hidden working
+  folders of killed runs are removed when the next run takes the folder.
 """
 
 from __future__ import annotations
 
-import ctypes
 import datetime
 import errno
 import json
@@ -51,8 +57,9 @@ from latens.checks import InputError
 MARKER = ".latens-output"
 LOCK = ".latens.lock"
 CACHE = "cache"
-_SIBLING = ".{name}.latens-"
-_RENAME_EXCHANGE = 2
+_NEW = ".latens-new-"
+# What latens wrote before the marker listed its outputs (and `skipped.txt`, an older name).
+_LEGACY = ("skipped.txt",)
 
 
 def is_output_folder(path: str | os.PathLike) -> bool:
@@ -61,30 +68,30 @@ def is_output_folder(path: str | os.PathLike) -> bool:
 
 
 class OutputFolder:
-    """The output folder of one run: marked, locked, and replaced as a whole (see the module docstring).
+    """The output folder of one run: locked, marked, and only latens' own files replaced (module docstring).
 
     Args:
-      path: the folder; created if needed.
-      outputs: the names of the files that make up a result set.
+      path: the folder; created if needed (its parent must exist or be creatable).
+      outputs: the names of the files that make up a result set; the last
+        one is written last and marks the set complete.
     """
 
     def __init__(self, path: str | os.PathLike, outputs: tuple[str, ...]):
         self.path = pathlib.Path(path)
-        self.outputs = outputs
+        self.outputs = tuple(outputs)
         self._lock_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()})
         self._created = False
+        self._descriptor: int | None = None
 
     def __enter__(self) -> OutputFolder:
-        self._finish_interrupted_swap()
-        self._check_contents()
-        self._created = not self.path.exists()
-        self.path.mkdir(parents=True, exist_ok=True)
-        if not is_output_folder(self.path):
-            fileio.write_text(self.path / MARKER, json.dumps({"latens": "output folder", "created": _now()}))
+        self._create()
         self._acquire_lock()
         try:
-            self._recover()
-            self.check_inside(self.path / CACHE)
+            self._check_contents()
+            self._mark()
+            self._finish_interrupted_publish()
+            self._remove_leftovers()
+            self.check_no_links(self.path / CACHE)
         except BaseException:
             self._release_lock()
             raise
@@ -92,6 +99,11 @@ class OutputFolder:
 
     def __exit__(self, kind, error, traceback) -> None:
         self._release_lock()
+
+    @property
+    def owned(self) -> tuple[str, ...]:
+        """The names in the folder that latens wrote and may replace: the outputs the marker lists."""
+        return tuple(self._read_marker().get("outputs", (*self.outputs, *_LEGACY)))
 
     def remove_if_created(self) -> None:
         """Deletes the folder again if this run created it (after bad input, before any result)."""
@@ -105,8 +117,15 @@ class OutputFolder:
             raise InputError(f"{path} is a link or leads outside {self.path}; latens does not write through it")
         return path
 
+    def check_no_links(self, path: str | os.PathLike) -> None:
+        """`InputError` when `path`, or anything under it, is a symbolic link (latens writes and deletes there)."""
+        link = fileio.first_link(path)
+        if link is not None:
+            raise InputError(f"{link} is a symbolic link inside latens' {pathlib.Path(path).name} in {self.path}; "
+                             "latens never writes or deletes through a link: remove it and run again")
+
     def publish(self, write: Callable[[pathlib.Path], None]) -> dict[str, pathlib.Path]:
-        """Replaces the folder's result set with the one `write(staging_folder)` writes, at once.
+        """Replaces latens' result set in the folder with the one `write(staging_folder)` writes.
 
         Args:
           write: writes every name in `outputs` into the folder it is given.
@@ -114,108 +133,144 @@ class OutputFolder:
         Returns:
           Output name -> its path in the folder.
         """
-        staging = fileio.make_fresh_dir(self.path.parent, _SIBLING.format(name=self.path.name))
+        staging = fileio.make_fresh_dir(self.path, _NEW)
         try:
             write(staging)
             missing = [name for name in self.outputs if not (staging / name).is_file()]
             if missing:
                 raise RuntimeError(f"the result set lacks {', '.join(missing)}")
-            # The same marker file, not a copy: the lock held on it stays held after the swap.
-            os.link(self.path / MARKER, staging / MARKER)
-            fileio.write_text(staging / LOCK, self._lock_text)
-            if (self.path / CACHE).is_dir():
-                os.replace(self.path / CACHE, staging / CACHE)
-            _exchange(staging, self.path)
+            # Once the marker says so, the new set is whole: a run killed while moving it in is completed by the next.
+            self._write_marker({"outputs": self.owned, "publishing": {"from": staging.name, "outputs": self.outputs}})
         except BaseException:
-            if (staging / CACHE).is_dir() and not (self.path / CACHE).exists():
-                os.replace(staging / CACHE, self.path / CACHE)
+            fileio.remove_tree(staging)
             raise
-        finally:
-            fileio.remove_tree(staging)  # After the swap: the old set.
+        self._move_in(staging, self.outputs)
         return {name: self.path / name for name in self.outputs}
 
     # -- the pieces ------------------------------------------------------------
 
+    def _create(self) -> None:
+        """Creates the folder (and its parents) if needed; one line when that is not allowed."""
+        self._created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"cannot create out {self.path}: {error.strerror}") from None
+
+    def _acquire_lock(self) -> None:
+        """Locks the folder itself (a lock the system drops when its process ends), then says who holds it."""
+        try:
+            self._descriptor = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as error:
+            raise InputError(f"cannot open out {self.path}: {error.strerror}") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(self._descriptor)
+                self._descriptor = None
+                holder = _read_json(self.path / LOCK)
+                who = (f"pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}"
+                       if holder else "just starting")
+                raise InputError(f"out {self.path} is in use by another latens-select run ({who}); wait for it "
+                                 "to finish, or stop it and run again") from None
+        try:
+            if os.path.lexists(self.path / LOCK):
+                logging.warning("Taking over from a run that is gone (its stale lock: %s).",
+                                _read_json(self.path / LOCK) or "unreadable")
+            fileio.write_text(self.path / LOCK, self._lock_text)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _release_lock(self) -> None:
+        if self._descriptor is None:
+            return
+        try:
+            if (self.path / LOCK).read_text() == self._lock_text:
+                (self.path / LOCK).unlink()
+        except OSError:
+            pass
+        os.close(self._descriptor)  # Drops the lock.
+        self._descriptor = None
+
     def _check_contents(self) -> None:
-        if not self.path.exists() or is_output_folder(self.path):
+        if is_output_folder(self.path):
             return
         # Output folders of latens versions before the marker hold only these.
-        known = {*self.outputs, CACHE, "skipped.txt", ".staging", LOCK}
+        known = {*self.outputs, *_LEGACY, CACHE, LOCK, ".staging"}
         others = sorted(p.name for p in self.path.iterdir() if p.name not in known)
         if others:
             raise InputError(f"out {self.path} holds other files ({', '.join(others[:3])}"
                              f"{', ...' if len(others) > 3 else ''}) and is not a latens output folder; "
                              "choose a new or empty folder")
 
-    def _acquire_lock(self) -> None:
-        """Locks the marker (an advisory lock the system drops when its process ends), then says who holds it."""
-        try:
-            self._marker = os.open(self.path / MARKER, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError as error:
-            raise InputError(f"cannot open {self.path / MARKER} ({error.strerror}); is it a link?") from None
-        try:
-            if fcntl is not None:
-                fcntl.flock(self._marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._marker)
-            holder = _read_lock(self.path / LOCK) or {}
-            raise InputError(
-                f"out {self.path} is in use by another latens-select run (pid {holder.get('pid')} on "
-                f"{holder.get('host')}, started {holder.get('started')}); wait for it to finish, or stop "
-                "it and run again") from None
-        if (self.path / LOCK).exists():
-            logging.warning("Taking over from a run that is gone (its stale lock: %s).",
-                            _read_lock(self.path / LOCK) or "unreadable")
-        fileio.write_text(self.path / LOCK, self._lock_text)
+    def _mark(self) -> None:
+        if not is_output_folder(self.path):
+            owned = [name for name in (*self.outputs, *_LEGACY) if os.path.lexists(self.path / name)]
+            self._write_marker({"outputs": owned})
 
-    def _release_lock(self) -> None:
-        try:
-            if (self.path / LOCK).read_text() == self._lock_text:
-                (self.path / LOCK).unlink()
-        except OSError:
-            pass
-        os.close(self._marker)  # Drops the lock.
+    def _read_marker(self) -> dict:
+        marker = _read_json(self.path / MARKER)
+        return marker if isinstance(marker, dict) else {}
 
-    def _finish_interrupted_swap(self) -> None:
-        """Puts a result set back where a swap without RENAME_EXCHANGE left it (killed between its renames)."""
-        if self.path.exists():
+    def _write_marker(self, fields: dict) -> None:
+        fileio.write_text(self.path / MARKER, json.dumps(
+            {"latens": "output folder: latens writes and deletes only the files listed here", **fields}, indent=1))
+
+    def _move_in(self, staging: pathlib.Path, outputs: tuple[str, ...]) -> None:
+        """Moves a whole new set from `staging` over the old one (see the module docstring), then drops `staging`."""
+        *files, complete = outputs
+        stale = [name for name in self.owned if name not in outputs]
+        for name in (complete, *stale):  # The completion file first: no moment pairs it with a mix.
+            if os.path.lexists(staging / complete):
+                _remove_file(self.path / name)
+        for name in (*files, complete):
+            if os.path.lexists(staging / name):
+                os.replace(staging / name, self.path / name)
+        fileio.sync_folder(self.path)
+        self._write_marker({"outputs": outputs})
+        fileio.remove_tree(staging)
+
+    def _finish_interrupted_publish(self) -> None:
+        """Completes the move of a set that a killed run had written whole."""
+        publishing = self._read_marker().get("publishing")
+        if not publishing:
             return
-        for sibling in sorted(self.path.parent.glob(f".{self.path.name}.latens-old-*")):
-            if is_output_folder(sibling):
-                os.replace(sibling, self.path)
-                return
+        staging = self.path / str(publishing.get("from", ""))
+        outputs = tuple(publishing.get("outputs", ()))
+        if not outputs or staging.parent != self.path or not staging.name.startswith(_NEW) or staging.is_symlink():
+            self._write_marker({"outputs": self.owned})
+            return
+        logging.info("Completing the result set that a killed run had written (%s).", staging)
+        if staging.is_dir():
+            self._move_in(staging, outputs)
+        else:  # Killed after the last move, before the marker said so: both lists may name files there.
+            self._write_marker({"outputs": list(dict.fromkeys([*outputs, *self.owned]))})
 
-    def _recover(self) -> None:
-        """Cleans up after runs killed while publishing: their hidden folders beside this one."""
-        prefix = _SIBLING.format(name=self.path.name)
-        for sibling in self.path.parent.iterdir():
-            if not sibling.name.startswith(prefix) or not sibling.is_dir() or sibling.is_symlink():
-                continue
-            if (sibling / CACHE).is_dir() and not (self.path / CACHE).exists():
-                logging.info("Recovering the cache that a killed run left in %s.", sibling)
-                os.replace(sibling / CACHE, self.path / CACHE)
-            fileio.remove_tree(sibling)
+    def _remove_leftovers(self) -> None:
+        """Removes killed runs' hidden working folders and temporary files (latens' own names only)."""
+        for path in self.path.iterdir():
+            if path.name.startswith(_NEW):
+                fileio.remove_tree(path)
+        stems = [pathlib.Path(name).stem for name in (MARKER, LOCK, *self.owned, *self.outputs)]
+        fileio.remove_temporaries(self.path, stems=stems)
+        if (self.path / CACHE).is_dir() and not (self.path / CACHE).is_symlink():
+            fileio.remove_temporaries(self.path / CACHE, recursive=True)
 
 
-def _exchange(a: pathlib.Path, b: pathlib.Path) -> None:
-    """Swaps two folders' names, atomically where the system can."""
+def _remove_file(path: pathlib.Path) -> None:
+    """Removes a file or link (never what a link points to); a folder in latens' place is left."""
     try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except Exception:  # noqa: BLE001  No C library, or none with renameat2: swap in two renames.
-        renameat2 = None
-    if renameat2 is not None:
-        at_cwd = -100
-        if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-            return
-        if ctypes.get_errno() not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
-    old = fileio.fresh_path(b.parent, f".{b.name}.latens-old-")
-    os.replace(b, old)
-    os.replace(a, b)
-    os.replace(old, a)
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        if error.errno not in (errno.EISDIR, errno.EPERM):
+            raise
 
 
-def _read_lock(path: pathlib.Path) -> dict | None:
+def _read_json(path: pathlib.Path):
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

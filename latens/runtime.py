@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from absl import logging
@@ -164,3 +165,27 @@ def split_cpu(num_devices: int) -> None:
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)]
     )
+
+
+def load_tensorflow_quietly() -> None:
+    """Imports TensorFlow and finds its devices without its native start-up lines on stderr.
+
+    TensorFlow's C++ code prints lines about oneDNN, CUDA probing (`failed
+    call to cuInit` on a machine without a GPU) and CPU features while it
+    loads, some before `TF_CPP_MIN_LOG_LEVEL` is read; for a command-line
+    user they hide latens' own messages. Standard error is pointed at the
+    null device only for the import and the device search, so a Python
+    error raised there still prints.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

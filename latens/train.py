@@ -34,7 +34,8 @@ with the same weights, codes and queries as one that was not, on the same
 machine and software (floating-point kernels differ across CPUs).
 
 Training batches are always full: the t-SNE loss needs more than
-`perplexity + 1` examples per batch, and full batches split evenly over
+`perplexity + 1` examples per batch and SimCLR's at least 2
+(`latens.representations.min_batch`), and full batches split evenly over
 replicas. Validation uses full batches too (960 of `mnist_sample`'s 1,000
 images at batch 64).
 
@@ -48,6 +49,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime
+import errno
 import json
 import os
 import pathlib
@@ -300,6 +302,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             model.fit_pixels(x_pool)
             fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - started:.2f}\n")
         else:
+            _check_room(model, config, files, len(x_pool))
             _fit(model, strategy, config, files, splits, verbose, callbacks)
         fileio.write_atomically(files.model, model.save)
         _write_embeddings(model, x_pool, y_pool, config, files.embeddings)
@@ -326,6 +329,19 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, splits: data.Spl
         verbose=verbose,
         shuffle=False,  # The batches come in the order `make_epoch_batches` gives them.
     )
+
+
+def _check_room(model, config: TrainConfig, files: RunFiles, count: int) -> None:
+    """`OSError(ENOSPC)` before training when the disk lacks room for the model, its backups and the codes.
+
+    Each of the saved model and the `backup.KEEP` epoch backups holds the
+    weights and Adam's two moments, in float32.
+    """
+    needed = 4 * (3 * model.count_params() * (1 + backup.KEEP) + count * (config.latent_dim + 1))
+    free = shutil.disk_usage(files.workdir).free
+    if needed > free:
+        raise OSError(errno.ENOSPC, f"the model, its backups and the codes need about {needed / 2**20:,.1f} MiB, "
+                      f"{free / 2**20:,.1f} MiB are free", str(files.workdir))
 
 
 def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:
@@ -371,11 +387,17 @@ def _check_batch_size(config: TrainConfig, replicas: int, pool_size: int) -> Non
             f"the pool has {pool_size} images, fewer than one batch of {config.batch_size}"
         )
     per_replica = config.batch_size // replicas
-    if config.ae == "tsne" and per_replica - 1 <= config.perplexity:
+    if per_replica >= representations.min_batch(config.ae, config.perplexity):
+        return
+    if config.ae == "tsne":
         raise ValueError(
             f"the t-SNE loss needs more than perplexity + 1 = {config.perplexity + 1:g} examples per "
             f"batch and replica, got {per_replica}; raise batch_size or lower perplexity"
         )
+    raise ValueError(
+        f"the {config.ae} loss contrasts each example with the rest of its batch, so it needs at least "
+        f"{representations.min_batch(config.ae)} examples per batch and replica, got {per_replica}; raise batch_size"
+    )
 
 
 def _model_options(config: TrainConfig) -> dict:
@@ -389,7 +411,8 @@ def _model_options(config: TrainConfig) -> dict:
 
 def _validation_dataset(x_val, batch_size: int):
     if len(x_val) < batch_size:
-        logging.warning("No validation: %d validation images, fewer than a batch.", len(x_val))
+        if len(x_val):  # None at all is a choice (a folder's images are all for training), not worth a warning.
+            logging.warning("No validation: %d validation images, fewer than a batch.", len(x_val))
         return None
     return pipelines.make_dataset(x_val, batch_size=batch_size, drop_remainder=True)
 

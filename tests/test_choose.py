@@ -84,3 +84,79 @@ def test_the_defaults_are_the_studys_best_and_choose_in_a_simclr_embedding(digit
     assert len(set(order.tolist())) == 10
     (config,) = tmp_path.glob("*/config.json")
     assert json.loads(config.read_text())["ae"] == "simclr"
+
+
+# -- datasets ------------------------------------------------------------------
+
+
+def test_an_infinite_dataset_is_refused_before_it_is_read():
+    endless = tf.data.Dataset.from_tensors(np.zeros((16, 16), np.uint8)).repeat()
+    with pytest.raises(InputError, match=r"the dataset is infinite \(repeated\?\).*\.take\(n\)"):
+        latens.choose(endless, 8, **TINY)
+
+
+def test_a_dataset_of_unknown_length_is_read_only_up_to_a_memory_bound(monkeypatch):
+    read = []
+
+    def images():  # Endless in spirit; it stops at 2,000 only so that a missing bound cannot hang the test.
+        while len(read) < 2000:
+            read.append(1)
+            yield np.zeros((128, 128), np.uint8)
+
+    unknown = tf.data.Dataset.from_generator(images, output_signature=tf.TensorSpec((128, 128), tf.uint8))
+    assert unknown.cardinality() == tf.data.UNKNOWN_CARDINALITY
+    monkeypatch.setattr(choice, "_memory_bytes", lambda: 16 * 2**20)  # A bound of 8 MiB: 512 images.
+    bound = r"more than 8 MiB, half the 16 MiB of memory available, .* unknown length .*\.take\(n\)"
+    with pytest.raises(InputError, match=bound):
+        latens.choose(unknown, 8, **TINY)
+    assert len(read) < 600
+
+
+def test_a_dataset_of_dicts_uses_its_image_key(digits, tmp_path):
+    expected = latens.choose(digits, 8, cache_dir=tmp_path, **TINY)
+    dicts = tf.data.Dataset.from_tensor_slices({"image": digits, "label": np.zeros(len(digits), np.int64)})
+    np.testing.assert_array_equal(latens.choose(dicts, 8, cache_dir=tmp_path, **TINY), expected)
+    no_image = tf.data.Dataset.from_tensor_slices({"pixels": digits, "label": np.zeros(len(digits), np.int64)})
+    with pytest.raises(InputError, match=r"dicts must have an 'image' key, got keys 'label', 'pixels'$"):
+        latens.choose(no_image, 8, **TINY)
+
+
+def test_a_dataset_of_single_colour_images_is_a_batch(digits, tmp_path):
+    colour = np.repeat(digits, 3, axis=-1)
+    expected = latens.choose(colour, 8, cache_dir=tmp_path, **TINY)
+    singles = tf.data.Dataset.from_tensor_slices(colour)  # Elements [28, 28, 3], one image each.
+    np.testing.assert_array_equal(latens.choose(singles, 8, cache_dir=tmp_path, **TINY), expected)
+
+
+# -- options and images --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, value", [
+    ("n", "10"), ("n", 2.5), ("n", True), ("epochs", 1.0), ("latent_dim", "2"), ("batch_size", 32.0),
+    ("seed", False), ("image_size", "16"), ("channels", 1.0),
+])
+def test_options_that_must_be_integers_refuse_other_values(name, value):
+    options = {**TINY, name: value}
+    n = options.pop("n", 8)
+    with pytest.raises(InputError, match=rf"^{name} must be an integer, got {value!r}$".replace(".", r"\.")):
+        latens.choose(np.zeros((40, 16, 16), np.uint8), n, **options)
+
+
+def test_numpy_integers_are_integers(digits):
+    order = latens.choose(digits, np.int64(6), **{**TINY, "epochs": np.int32(1), "batch_size": np.int64(32)})
+    assert len(order) == 6
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 3), (28, 28, 1)])
+def test_one_image_is_refused_with_how_to_pass_it(shape):
+    with pytest.raises(InputError, match=r"looks like one image \[H, W, C\].*x\[None\].*grey images are \[N, H, W\]"):
+        latens.choose(np.zeros(shape, np.uint8), 1, **TINY)
+
+
+@pytest.mark.parametrize("options, count, message", [
+    ({"batch_size": 1}, 40, r"^batch_size must be at least 2 for ae=simclr, whose loss contrasts each .*, got 1$"),
+    ({"batch_size": None}, 1, r"ae=simclr .* needs batches of at least 2 images; there are 1 readable images in"),
+])
+def test_simclr_refuses_batches_of_one_image(options, count, message):
+    with pytest.raises(InputError, match=message):
+        latens.choose(np.zeros((count, 16, 16), np.uint8), 1, **{**TINY, "ae": "simclr", **options})

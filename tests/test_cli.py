@@ -1,5 +1,6 @@
 """Tests of the `latens-select` console command, run as a user runs it: in a subprocess."""
 
+import contextlib
 import csv
 import pathlib
 import re
@@ -28,6 +29,8 @@ def test_the_command_chooses_n_images_and_reports_the_bad_files(tmp_path, write_
                            "--progress=false", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Skipped 3 unreadable image files" in result.stderr
+    for noise in ("I0000", "E0000", "cuInit", "oneDNN", "absl::InitializeLog"):  # TensorFlow's start-up lines.
+        assert noise not in result.stderr
     for name in bad_files:
         if name != "notes.txt":
             assert name in result.stderr
@@ -77,6 +80,29 @@ def dying_save(self, path, *args, **kwargs):
 
 if moment == "inside":
     keras.Model.save_weights = dying_save
+elif moment == "reading":  # After `epoch` images are decoded, with the cache half written.
+    from latens import images
+    decode, decoded = images._try_decode, []
+
+    def dying_decode(*args):
+        decoded.append(1)
+        if len(decoded) > epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return decode(*args)
+
+    images._try_decode = dying_decode
+elif moment == "publishing":  # After `epoch` of the new set's files are moved into --out.
+    from latens import outdir
+    replace, moved = os.replace, []
+
+    def dying_replace(source, destination):
+        if ".latens-new-" in str(source) and ".latens-new-" not in str(destination):
+            if len(moved) == epoch:
+                os.kill(os.getpid(), signal.SIGKILL)
+            moved.append(destination)
+        replace(source, destination)
+
+    outdir.os.replace = dying_replace
 else:
     from latens import backup
     write = backup.EpochBackups.write
@@ -109,40 +135,68 @@ def uninterrupted(tmp_path_factory):
     return root, read_query(root / "whole")
 
 
-@pytest.mark.parametrize("moment", ["after", "inside"])
-def test_a_run_killed_at_a_backup_resumes_to_the_same_query(uninterrupted, tmp_path, moment):
+@pytest.mark.parametrize("moment, count", [("after", 2), ("inside", 2), ("reading", 10), ("publishing", 2)])
+def test_a_run_killed_at_any_step_resumes_to_the_same_query_and_leaves_nothing(uninterrupted, tmp_path, moment,
+                                                                               count):
     root, expected = uninterrupted
     flags = [f"--images={root / 'images'}", f"--out={tmp_path / 'out'}", *KILL_FLAGS]
-    killed = subprocess.run([sys.executable, "-c", KILLER, moment, "2", *flags], capture_output=True, text=True,
-                            timeout=240)
+    killed = subprocess.run([sys.executable, "-c", KILLER, moment, str(count), *flags], capture_output=True,
+                            text=True, timeout=240)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert not (tmp_path / "out" / "query.csv").exists()
+    (tmp_path / "out" / "labels.csv").write_text("mine")  # A person's file beside latens': kept.
+    assert (tmp_path / "out" / "query.csv").exists() == (moment == "publishing")
     resumed = latens_select(*flags)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     if moment == "inside":
         assert "damaged" in resumed.stderr or "Resuming from the backup of epoch 1" in resumed.stderr
     assert read_query(tmp_path / "out") == expected
+    assert (tmp_path / "out" / "labels.csv").read_text() == "mine"
+    left = [p.name for p in (tmp_path / "out").rglob("*") if re.search(r"\.tmp|latens-new|^\.epoch-|^\.images", p.name)]
+    assert left == []
+
+
+# A latens-select whose training sleeps: a run that holds its output folder for as long as a test needs.
+SLEEPER = "import sys, time\nfrom latens import choice, cli\nchoice._train = lambda *a, **k: time.sleep(120)\n" \
+          "sys.argv = ['latens-select', *sys.argv[1:]]\ncli.run()\n"
+
+
+@contextlib.contextmanager
+def holding(flags, out):
+    """A sleeping run (`subprocess.Popen`) once it has taken `out`; killed on the way out."""
+    run = subprocess.Popen([sys.executable, "-c", SLEEPER, *flags], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / ".latens.lock").exists():
+            assert time.time() < deadline and run.poll() is None, "the run never took the folder"
+            time.sleep(0.2)
+        yield run
+    finally:
+        run.kill()
+        run.wait()
 
 
 def test_a_second_run_on_a_busy_folder_stops_at_once_naming_the_first(uninterrupted, tmp_path):
     root, _ = uninterrupted
     flags = [f"--images={root / 'images'}", f"--out={tmp_path / 'out'}", *KILL_FLAGS]
-    sleeper = "import sys, time\nfrom latens import choice, cli\nchoice._train = lambda *a, **k: time.sleep(120)\n" \
-              "sys.argv = ['latens-select', *sys.argv[1:]]\ncli.run()\n"
-    first = subprocess.Popen([sys.executable, "-c", sleeper, *flags], stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while not (tmp_path / "out" / ".latens.lock").exists():
-            assert time.time() < deadline and first.poll() is None, "the first run never took the folder"
-            time.sleep(0.2)
+    with holding(flags, tmp_path / "out") as first:
         second = latens_select(*flags)
         assert second.returncode == 1
         last = second.stderr.strip().splitlines()[-1]
         assert re.search(rf"is in use by another latens-select run \(pid {first.pid} on .*\)", last), last
-    finally:
-        first.kill()
-        first.wait()
     # Its process gone, the first run's lock is stale: the next run takes the folder over.
     third = latens_select(*flags)
     assert third.returncode == 0, third.stderr[-2000:]
     assert "stale lock" in third.stderr
+
+
+def test_ctrl_c_ends_with_one_line_saying_a_rerun_resumes(uninterrupted, tmp_path):
+    root, _ = uninterrupted
+    flags = [f"--images={root / 'images'}", f"--out={tmp_path / 'out'}", *KILL_FLAGS]
+    with holding(flags, tmp_path / "out") as run:
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == ("latens-select: interrupted; run the same command again to resume "
+                                               "(finished epochs are kept)")
+    assert not (tmp_path / "out" / ".latens.lock").exists()

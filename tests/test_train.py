@@ -232,3 +232,10 @@ def test_a_second_process_on_the_same_workdir_waits_then_finds_the_run_done(spli
     os.close(holder)
     waiter.join(timeout=120)
     assert finished and finished[0].done.exists()
+
+
+def test_simclr_batches_of_one_image_per_replica_are_refused(splits, tmp_path):
+    # NT-Xent contrasts each image with the rest of its batch: alone, its loss is exactly 0.
+    with pytest.raises(ValueError, match=r"simclr loss .* needs at least 2 examples per batch and replica, got 1"):
+        train.train(config(ae="simclr", epochs=1, batch_size=1, model_options={"filters": (4, 4)}), tmp_path,
+                    splits=splits, verbose=0)
