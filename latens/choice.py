@@ -149,17 +149,31 @@ class FolderConfig:
     @property
     def batch(self) -> int:
         """Images per training step, the kind's default resolved."""
-        return self.batch_size or representations.batch_size(self.ae)
+        return representations.resolve(self.ae, self.latent_dim, self.batch_size)[1]
+
+    def train_config(self, name: str, count: int) -> train.TrainConfig:
+        """The training run of these options on `count` images named `name` (a batch is at most all of them)."""
+        return train.TrainConfig(
+            ae=self.ae,
+            dataset=name,
+            latent_dim=self.latent_dim,
+            epochs=self.epochs,
+            batch_size=min(self.batch, count),
+            seed=self.seed,
+            precision=self.precision,
+            distribute=self.distribute,
+            model_options=self.model_options(),
+        )
 
     def model_options(self) -> dict:
         """The options of the representation model's constructor that these options set."""
-        if self.ae == "pca":
+        spec = representations.spec(self.ae)
+        if spec.kernel_initializer is None:  # No network (pixel PCA).
             return {}
+        initializer = {"kernel_initializer": self.kernel_initializer or spec.kernel_initializer}
         if self.ae == "simclr":
-            return {"filters": tuple(max(1, round(units * self.width)) for units in simclr.FILTERS),
-                    "kernel_initializer": self.kernel_initializer or simclr.KERNEL_INITIALIZER}
-        return {**layers.scaled_widths(self.width),
-                "kernel_initializer": self.kernel_initializer or layers.KERNEL_INITIALIZER}
+            return {"filters": tuple(max(1, round(units * self.width)) for units in simclr.FILTERS), **initializer}
+        return {**layers.scaled_widths(self.width), **initializer}
 
 
 @dataclasses.dataclass
@@ -296,7 +310,7 @@ def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, o
                          f"in any case; {others} other files)")
     if readable and count < config.n:
         raise InputError(f"only {count} {what} {where}, fewer than n = {config.n}")
-    dim = config.latent_dim or representations.DEFAULT_DIMS[config.ae]
+    dim = representations.resolve(config.ae, config.latent_dim)[0]
     if readable and config.ae == "pca" and count < dim:
         raise InputError(f"--ae=pca finds {dim} components in no fewer images; there are {count} {what} {where}")
     # A batch is at most all the images (`_train`), so too few images make too small a batch.
@@ -316,17 +330,7 @@ def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, o
 def _train(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,
            progress: bool) -> train.RunFiles:
     """Trains the representation model on the images, or reuses the model that fits."""
-    run = train.TrainConfig(
-        ae=config.ae,
-        dataset=name,
-        latent_dim=config.latent_dim,
-        epochs=config.epochs,
-        batch_size=min(config.batch, len(x)),
-        seed=config.seed,
-        precision=config.precision,
-        distribute=config.distribute,
-        model_options=config.model_options(),
-    )
+    run = config.train_config(name, len(x))
     files = train.RunFiles(model_dir)
     changed = files.config.exists() and json.loads(files.config.read_text()) != json.loads(run.to_json())
     if changed:

@@ -49,8 +49,10 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
       flag_values: where to define them.
       module_name: the module the flags belong to (`--help` lists them under
         it); by default the caller's.
-      defaults: the instance whose values the flags default to (None:
-        `config_cls()`); a nested config's flags default to its field's
+      defaults: the instance whose values the flags default to (None: the
+        fields' declared defaults, before `__post_init__` resolves any, so
+        that a field left to "the kind's default" shows none, not one
+        kind's value); a nested config's flags default to its field's
         default, which may differ from its class's.
 
     Returns:
@@ -61,10 +63,9 @@ def define_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str]
     docs = attribute_docs(config_cls)
     hints = typing.get_type_hints(config_cls)
     choices = {**getattr(config_cls, "CHOICES", {}), **(choices or {})}
-    defaults = config_cls() if defaults is None else defaults
     defined = []
     for field in dataclasses.fields(config_cls):
-        name, kind, default = prefix + field.name, hints[field.name], getattr(defaults, field.name)
+        name, kind, default = prefix + field.name, hints[field.name], _default(field, defaults)
         if name in exclude or not field.init:
             continue
         help_text = docs.get(field.name, field.name.replace("_", " "))
@@ -98,24 +99,23 @@ def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] =
         unless given in `overrides` (nested ones: in the nested config's).
       flag_values: where the flags were parsed.
       defaults: as given to `define_flags`: where excluded fields take their
-        values (None: `config_cls()`).
+        values (None: the fields' declared defaults).
       **overrides: field values to use instead of the flags'.
 
     Returns:
       The config; its own checks run as it is built.
     """
     hints = typing.get_type_hints(config_cls)
-    defaults = config_cls() if defaults is None else defaults
     values = {}
     for field in dataclasses.fields(config_cls):
         name, kind = prefix + field.name, hints[field.name]
         if field.name in overrides or not field.init:
             continue
         if name in exclude:
-            values[field.name] = getattr(defaults, field.name)
+            values[field.name] = _default(field, defaults)
         elif dataclasses.is_dataclass(kind):
             values[field.name] = from_flags(kind, prefix=f"{name}_", exclude=exclude, flag_values=flag_values,
-                                            defaults=getattr(defaults, field.name))
+                                            defaults=_default(field, defaults))
         elif not (kind is dict or _origin(kind) is dict):
             value = flag_values[name].value
             if _origin(kind) is tuple:
@@ -144,6 +144,15 @@ def attribute_docs(config_cls: type) -> dict[str, str]:
         elif docs:
             docs[current] += " " + line.strip()
     return docs
+
+
+def _default(field: dataclasses.Field, defaults):
+    """A field's value in `defaults`, or with none, its declared default (a factory's is made anew)."""
+    if defaults is not None:
+        return getattr(defaults, field.name)
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
 
 
 def _calling_module() -> str:

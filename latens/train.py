@@ -83,11 +83,12 @@ class TrainConfig:
         data (`splits`), any name for it (e.g. `folder:<digest>`).
       data_dir: folder of IDX files to read instead of downloading.
       unbalanced: train on the paper's unbalanced pool.
-      latent_dim: L, the size of a code; None: the kind's default
-        (`latens.representations.DEFAULT_DIMS`: 2 for the auto-encoders).
+      latent_dim: L, the size of a code; none: the kind's default (its
+        `latens.representations.Spec`: 2 for the auto-encoders, 128 for
+        simclr, 50 for pca); stored resolved.
       epochs: passes over the pool.
-      batch_size: global batch size (split over replicas); None: the kind's
-        default (`latens.representations.DEFAULT_BATCH_SIZES`, else the paper's 64).
+      batch_size: global batch size (split over replicas); none: the kind's
+        default (256 for simclr, the paper's 64 for the others); stored resolved.
       learning_rate: Adam's learning rate.
       seed: seed of the shuffling and of the VAE's noise. Weight
         initialisation follows `keras.utils.set_random_seed`, which the
@@ -124,10 +125,9 @@ class TrainConfig:
     def __post_init__(self):
         checks.choices(self)
         # Stored resolved, so a run's config names its dimension and batch.
-        if self.latent_dim is None:
-            object.__setattr__(self, "latent_dim", representations.DEFAULT_DIMS[self.ae])
-        if self.batch_size is None:
-            object.__setattr__(self, "batch_size", representations.batch_size(self.ae))
+        latent_dim, batch_size = representations.resolve(self.ae, self.latent_dim, self.batch_size)
+        object.__setattr__(self, "latent_dim", latent_dim)
+        object.__setattr__(self, "batch_size", batch_size)
         for name in ("latent_dim", "epochs", "batch_size", "learning_rate"):
             checks.positive(name, getattr(self, name))
 
@@ -297,7 +297,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
                 config.ae, config.latent_dim, input_shape=x_pool.shape[1:], **_model_options(config)
             )
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-        if config.ae == "pca":
+        if not representations.spec(config.ae).trained:  # Pixel PCA: one fit, no epochs.
             started = time.monotonic()
             model.fit_pixels(x_pool)
             fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - started:.2f}\n")
@@ -401,10 +401,10 @@ def _check_batch_size(config: TrainConfig, replicas: int, pool_size: int) -> Non
 
 
 def _model_options(config: TrainConfig) -> dict:
-    options = dict(config.model_options)
-    if config.ae in ("vae", "simclr", "pca"):
+    options, spec = dict(config.model_options), representations.spec(config.ae)
+    if spec.seeded:
         options["seed"] = config.seed
-    elif config.ae == "tsne":
+    if "perplexity" in spec.options:
         options.update(perplexity=config.perplexity, kl_weight=config.kl_weight)
     return options
 

@@ -21,13 +21,9 @@ from latens.models.simclr import ContrastiveEncoder
 from latens.models.tsne import TSNEAutoEncoder
 from latens.models.vae import VariationalAutoEncoder
 
-AUTOENCODERS = {
-    "cae": ConvAutoEncoder,
-    "vae": VariationalAutoEncoder,
-    "tsne": TSNEAutoEncoder,
-}
-REPRESENTATIONS = {**AUTOENCODERS, "simclr": ContrastiveEncoder, "pca": PixelPCA}
-assert tuple(REPRESENTATIONS) == representations.KINDS
+# Every kind's class, as its `latens.representations.Spec` names it.
+REPRESENTATIONS = {kind: spec.model_class() for kind, spec in representations.SPECS.items()}
+AUTOENCODERS = {kind: REPRESENTATIONS[kind] for kind in representations.AUTOENCODERS}
 
 
 def build_autoencoder(kind: str, latent_dim: int = 2, **options) -> ConvAutoEncoder:
@@ -63,8 +59,7 @@ def build_representation(kind: str, latent_dim: int | None = None, **options) ->
     Returns:
       The model, uncompiled (pixel PCA is fitted by `fit_pixels`).
     """
-    checks.one_of("kind", kind, REPRESENTATIONS, what="representation")
-    return REPRESENTATIONS[kind](latent_dim=latent_dim or representations.DEFAULT_DIMS[kind], **options)
+    return representations.build(kind, latent_dim, **options)
 
 
 def load(path) -> keras.Model:

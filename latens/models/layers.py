@@ -38,11 +38,13 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from latens import representations
+
 FILTERS = (64, 32, 32)
 CONVS_PER_BLOCK = 3
 DENSE_UNITS = (1024, 1024)
 # Keras' default, as in the authors' code; see the module's docstring.
-KERNEL_INITIALIZER = "glorot_uniform"
+KERNEL_INITIALIZER = representations.SPECS["cae"].kernel_initializer
 
 
 def scaled_widths(width: float) -> dict[str, tuple[int, ...]]:

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 from keras import layers as keras_layers
 
-from latens import losses
+from latens import losses, representations
 from latens.models import augment
 from latens.models.base import RepresentationModel
 
@@ -39,10 +39,10 @@ from latens.models.base import RepresentationModel
 # embedding; NT-Xent's temperature 0.2.
 FILTERS = (32, 64)
 CONVS_PER_BLOCK = 2
-EMBEDDING_DIM = 128
+EMBEDDING_DIM = representations.SPECS["simclr"].latent_dim
 PROJECTION_DIM = 64
 TEMPERATURE = 0.2
-KERNEL_INITIALIZER = "he_uniform"
+KERNEL_INITIALIZER = representations.SPECS["simclr"].kernel_initializer
 # Streams of `RepresentationModel.step_seed`: training views draw from 1 and
 # 2, validation views from the fixed seeds (seed, 3) and (seed, 4).
 _VALIDATION_STREAMS = (3, 4)

@@ -1,0 +1,68 @@
+"""Representation kinds: one specification each, and every entry point trains a kind with the spec's defaults."""
+
+import inspect
+
+import pytest
+from absl import flags
+
+from latens import choice, flagconfig, folder, grid, models, representations, study, train
+
+
+def from_flags(config_cls, *argv, exclude=()):
+    """The config an entry point builds from its command line (its flags defined as its script defines them)."""
+    values = flags.FlagValues()
+    flagconfig.define_flags(config_cls, flag_values=values, exclude=exclude)
+    values(["program", *argv])
+    return flagconfig.from_flags(config_cls, flag_values=values, exclude=exclude)
+
+
+def study_run(config: grid.GridConfig, kind: str) -> train.TrainConfig:
+    return grid.Grid(config).ae_config(config.datasets[0], kind)
+
+
+# Entry point -> kind -> the `TrainConfig` it trains that kind with, all else at its defaults.
+ENTRY_POINTS = {
+    "experiments/train_autoencoder.py": lambda kind: from_flags(train.TrainConfig, f"--ae={kind}"),
+    "latens-select": lambda kind: from_flags(folder.FolderConfig, f"--ae={kind}").train_config("folder:x", 10**6),
+    "latens.choose": lambda kind: choice.FolderConfig(n=100, ae=kind).train_config("array:x", 10**6),
+    "experiments/reproduce.py (the grid)": lambda kind: study_run(from_flags(grid.GridConfig, f"--aes={kind}"), kind),
+    "experiments/beyond.py (the study)": lambda kind: study_run(
+        study.protocol_config(from_flags(study.StudyConfig, f"--representations={kind}"), "linear"), kind),
+    "experiments/representations.py": lambda kind: study_run(
+        from_flags(study.StudyConfig, exclude=("datasets", "sizes", "strategies", "seeds", "classifier_stop"))
+        .grid_config(datasets=("mnist",)), kind),
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("kind", representations.KINDS)
+def test_every_entry_point_trains_a_kind_with_its_specs_code_and_batch_size(entry, kind):
+    run = ENTRY_POINTS[entry](kind)
+    spec = representations.spec(kind)
+    assert (run.ae, run.latent_dim, run.batch_size) == (kind, spec.latent_dim, spec.batch_size)
+
+
+def test_a_kind_dependent_flag_shows_the_kinds_default_not_a_number():
+    values = flags.FlagValues()
+    flagconfig.define_flags(train.TrainConfig, flag_values=values)
+    assert values["latent_dim"].default is None and values["batch_size"].default is None
+    assert "the kind's default" in values["latent_dim"].help
+
+
+def test_resolve_fills_only_what_is_not_asked_for():
+    assert representations.resolve("simclr") == (128, 256)
+    assert representations.resolve("vae", 16) == (16, 64)
+    assert representations.resolve("pca", None, 32) == (50, 32)
+    with pytest.raises(ValueError, match="unknown representation 'bert'; representation must be one of cae, vae"):
+        representations.resolve("bert")
+
+
+@pytest.mark.parametrize("kind", representations.KINDS)
+def test_each_spec_builds_its_model_and_names_only_options_the_model_takes(kind):
+    spec = representations.spec(kind)
+    model = models.build_representation(kind, input_shape=(8, 8, 1), **({"seed": 0} if spec.seeded else {}))
+    assert isinstance(model, models.REPRESENTATIONS[kind]) and model.latent_dim == spec.latent_dim
+    # A subclass (the VAE of the CAE) passes its parent's options on.
+    parameters = {name for cls in spec.model_class().__mro__ if "__init__" in vars(cls)
+                  for name in inspect.signature(cls.__init__).parameters}
+    assert set(spec.options) <= set(parameters), set(spec.options) - set(parameters)
