@@ -35,6 +35,6 @@ setup(
         "test": ["pytest>=7.0", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.0"],
     },
     entry_points={
-        "console_scripts": ["latens-select=latens.cli:run"],
+        "console_scripts": ["latens-select=latens.select.cli:run"],
     },
 )

@@ -1,7 +1,7 @@
 """What a grid cell's classifier costs with the paper's epoch count and with the "converged" stop, side by side.
 
 For one query of each size (a random draw of n pool images, seed 0), the
-evaluation classifier of Table 1 (`latens.evaluate`, full widths) is trained
+evaluation classifier of Table 1 (`latens.research.evaluate`, full widths) is trained
 with `stop="paper"` and with `stop="converged"`, in this process, in
 `--rounds` rounds ordered paper, converged, converged, paper, ... (so a load
 that changes over minutes weighs on both rules alike), and the fastest run
@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from latens import data, evaluate
+from latens import data
+from latens.research import evaluate
 
 _DATASET = flags.DEFINE_enum("dataset", "mnist", list(data.DATASETS), "Dataset.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder of the four IDX files.")

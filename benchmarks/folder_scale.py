@@ -1,4 +1,4 @@
-"""Reading speed and peak memory of `latens.images.read_images` on a folder of synthetic images.
+"""Reading speed and peak memory of `latens.select.images.read_images` on a folder of synthetic images.
 
 Writes `--count` synthetic colour images of `--source_size` pixels (smooth
 random blobs plus noise, so that they compress like photographs) into a
@@ -26,7 +26,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from latens import images
+from latens.select import images
 
 _COUNT = flags.DEFINE_integer("count", 4000, "Images in the folder.")
 _SOURCE_SIZE = flags.DEFINE_integer("source_size", 128, "Side of the images on disk.")

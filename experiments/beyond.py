@@ -4,10 +4,10 @@
     python experiments/beyond.py --protocol=scratch --data_dir=../shared/datasets \
         --representations=simclr --strategies=random,cluster-medoid --sizes=100 --seeds=0,1,2,3,4,5,6,7,8,9
 
-The flags are `latens.study.StudyConfig`'s; `--protocol` chooses the scoring
+The flags are `latens.research.study.StudyConfig`'s; `--protocol` chooses the scoring
 (linear: a softmax regression on the frozen SimCLR embedding; scratch: the
 paper's classifier trained on the query alone, stopped once converged).
-Every stage is cached under `--workdir` (see `latens.study`); started again, it
+Every stage is cached under `--workdir` (see `latens.research.study`); started again, it
 continues where it stopped. `--table_only` prints the tables from the saved
 results, `--versus=<row>` every row's paired difference to that row (not to
 random) from them; `--figures_dir` also draws each row's gain over random there
@@ -16,8 +16,9 @@ random) from them; `--figures_dir` also draws each row's gain over random there
 
 from absl import app, flags
 
-from latens import flagconfig, grid, study
-from latens.plots import study as study_plots
+from latens import flagconfig
+from latens.research import grid, study
+from latens.research.plots import study as study_plots
 
 flagconfig.define_flags(study.StudyConfig)
 _PROTOCOL = flags.DEFINE_enum("protocol", "linear", list(grid.PROTOCOLS), "How a query is scored.")

@@ -13,13 +13,14 @@ random draw's:
     python experiments/choice_check.py --dataset=mnist_sample --out=results/choice_check/mnist_sample.json \
         --candidates=pca:random,simclr:cluster-medoid,cae16:cluster-medoid --seeds=0,1,2,3,4,5,6,7,8,9 --score
 
-The flags are `latens.choice_check.ChoiceCheckConfig`'s. Started again, it
+The flags are `latens.research.choice_check.ChoiceCheckConfig`'s. Started again, it
 resumes; it prints the table of class counts (and of scores).
 """
 
 from absl import app
 
-from latens import choice_check, flagconfig
+from latens import flagconfig
+from latens.research import choice_check
 
 flagconfig.define_flags(choice_check.ChoiceCheckConfig)
 

@@ -4,15 +4,16 @@
         --data_dir=../shared/datasets/mnist
 
 Each cell is trained once, for the paper's epochs, and scored both where the
-rule fires and at the end (see `latens.stop_check`). Started again, it skips
+rule fires and at the end (see `latens.research.stop_check`). Started again, it skips
 finished cells; `--table_only` prints the tables from the saved results, and
 other rules replayed on the stored training losses
-(`latens.stop_check.render_replayed`).
+(`latens.research.stop_check.render_replayed`).
 """
 
 from absl import app, flags
 
-from latens import flagconfig, stop_check
+from latens import flagconfig
+from latens.research import stop_check
 
 flagconfig.define_flags(stop_check.StopCheckConfig)
 _TABLE_ONLY = flags.DEFINE_bool("table_only", False, "Only print the tables from the saved results.")

@@ -5,8 +5,8 @@
 
 from absl import app, flags, logging
 
-from latens import grid as grid_lib
-from latens.plots import grid
+from latens.research.plots import grid
+from latens.research import grid as grid_lib
 
 _WORKDIR = flags.DEFINE_string("workdir", grid_lib.GridConfig.workdir, "The grid's workdir (see experiments/reproduce.py).")
 _OUT_DIR = flags.DEFINE_string("out_dir", "figures", "Where the PNG files go.")

@@ -8,13 +8,14 @@ with `random`, `multi-normal-cluster` (the paper's) and `cluster-medoid`
 (latens') over ten seeds, scores each choice with a linear classifier on
 the SimCLR embedding (`--protocol=scratch`: the paper's classifier),
 prints the table with each row's paired gain over random, and writes its
-figures (see `latens.quickstart`). Started again, it reuses everything
+figures (see `latens.research.quickstart`). Started again, it reuses everything
 already finished.
 """
 
 from absl import app
 
-from latens import flagconfig, quickstart
+from latens import flagconfig
+from latens.research import quickstart
 
 flagconfig.define_flags(quickstart.QuickstartConfig)
 

@@ -2,12 +2,12 @@
 
 Trains (or reads back) the study's representations on one dataset's pool
 (pixel PCA, the three auto-encoders at L = 2 and L = 16, the contrastive
-encoder; `latens.study`), in the study's shared cache, so the study's grids
+encoder; `latens.research.study`), in the study's shared cache, so the study's grids
 select in these very codes, and scores each by the 5-nearest-neighbour label
 accuracy of its validation codes among its pool codes
-(`latens.latent_quality`), the raw pixels beside them. A killed comparison
+(`latens.research.latent_quality`), the raw pixels beside them. A killed comparison
 resumes; every run's config, scores and training seconds go to `--out`, the
-table to stdout. The other flags are `latens.study.StudyConfig`'s.
+table to stdout. The other flags are `latens.research.study.StudyConfig`'s.
 
     python experiments/representations.py --dataset=mnist --data_dir=../shared/datasets \
         --out=results/representations/mnist.json
@@ -15,7 +15,8 @@ table to stdout. The other flags are `latens.study.StudyConfig`'s.
 
 from absl import app, flags
 
-from latens import flagconfig, latent_quality, study
+from latens import flagconfig
+from latens.research import latent_quality, study
 
 _EXCLUDED = ("datasets", "sizes", "strategies", "seeds", "classifier_stop")
 flagconfig.define_flags(study.StudyConfig, exclude=_EXCLUDED)

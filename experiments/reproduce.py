@@ -3,16 +3,17 @@
     python experiments/reproduce.py --datasets=mnist,mnist+unbalanced --sizes=100,1000 \
         --data_dir=/path/to/mnist --workdir=results/table1
 
-Every stage is cached under --workdir (see `latens.grid`): started again
+Every stage is cached under --workdir (see `latens.research.grid`): started again
 after a kill, it continues where it stopped. `--table_only` prints Table 1
 from the saved results without running anything. The flags are
-`latens.grid.GridConfig`'s fields (the classifier's behind `classifier_`),
+`latens.research.grid.GridConfig`'s fields (the classifier's behind `classifier_`),
 except `--seeds`, a count of seeds from `--first_seed`.
 """
 
 from absl import app, flags, logging
 
-from latens import evaluate, flagconfig, grid, paper, tables
+from latens import flagconfig
+from latens.research import evaluate, grid, paper, tables
 
 _DEFAULTS = grid.GridConfig()
 # The classifier computes in the grid's precision.

@@ -2,7 +2,7 @@
 
 Trains `simclr` briefly with each setting below on one dataset's pool and
 scores its embedding by the 5-NN label accuracy of validation images among
-pool images (`latens.latent_quality`). Runs are cached under `--workdir`;
+pool images (`latens.research.latent_quality`). Runs are cached under `--workdir`;
 every run's config and scores go to `<workdir>/comparison.json`.
 
     python experiments/simclr_augmentation.py --dataset=mnist --data_dir=../shared/datasets/mnist \
@@ -13,9 +13,11 @@ import dataclasses
 
 from absl import app, flags
 
-from latens import data, latent_quality, train
+from latens import data, train
 
 # Setting name -> every `latens.models.augment.Augmentation` field, written out
+from latens.research import latent_quality
+
 # so that a stored run names its augmentation whatever the defaults become.
 _BASE = {"translation": 0.15, "rotation": 15.0, "zoom": 0.2, "contrast": 0.4, "noise": 0.1, "flip": False}
 SETTINGS = {

@@ -4,7 +4,7 @@ Trains the t-SNE AE at each `--weights` value, and the CAE and VAE beside it,
 over `--seeds`, narrow and briefly (on `mnist_sample` by default), then
 scores every run's validation codes by their 5-nearest-neighbour label
 accuracy among the pool codes, with the mean reconstruction error beside it
-(`latens.latent_quality`). Runs are cached under `--workdir`; the runs and
+(`latens.research.latent_quality`). Runs are cached under `--workdir`; the runs and
 their configs go to `<workdir>/comparison.json` and the table to stdout.
 
     python experiments/tsne_kl_weight.py --workdir=results/tsne_kl_weight --seeds=1,2,3
@@ -14,8 +14,9 @@ import dataclasses
 
 from absl import app, flags
 
-from latens import data, latent_quality, models, train
+from latens import data, models, train
 from latens.models import layers
+from latens.research import latent_quality
 
 _WEIGHTS = flags.DEFINE_list("weights", ["1", "1000", "10000", "100000"], "t-SNE KL weights to compare.")
 _BASELINES = flags.DEFINE_multi_enum(

@@ -3,7 +3,7 @@
 Trains the VAE at each of `--settings` (an initializer of the ReLU layers
 and Adam's learning rate) over `--seeds`, by default as the quickstart
 trains it (half the paper's widths, 3 epochs on the unbalanced
-`mnist_sample`), then scores every run (`latens.latent_quality`): the
+`mnist_sample`), then scores every run (`latens.research.latent_quality`): the
 5-nearest-neighbour label accuracy of its validation codes among the pool
 codes, the mean reconstruction error, and the pool codes' smallest standard
 deviation over the latent dimensions, near 0 where the posterior collapsed
@@ -16,8 +16,11 @@ stdout.
 
 from absl import app, flags
 
-from latens import data, latent_quality, train
+from latens import checks, data, representations, train
 from latens.models import layers
+from latens.research import latent_quality, quickstart
+
+_QUICKSTART = quickstart.QuickstartConfig()  # Trains the VAE as the quickstart does, by default.
 
 _SETTINGS = flags.DEFINE_list(
     "settings", ["glorot_uniform:0.001", "he_uniform:0.001", "he_uniform:0.0003"],
@@ -29,13 +32,12 @@ _SETTINGS = flags.DEFINE_list(
 
 def _parse(setting):
     """`(initializer, learning_rate, options)` of a setting; ValueError when malformed."""
-    initializer, learning_rate, *rest = setting.split(":")
-    if not initializer or float(learning_rate) <= 0 or len(rest) > 1:
-        raise ValueError(setting)
-    options = {}
-    if rest:
-        options["log_var_bound"] = None if rest[0] == "none" else float(rest[0])
-    return initializer, float(learning_rate), options
+    initializer, learning_rate, *rest = checks.colon_separated(
+        "a setting", setting, "initializer:learning_rate[:log_var_bound]",
+        (lambda name: checks.one_of("initializer", name, representations.INITIALIZERS),
+         lambda rate: checks.positive("learning_rate", float(rate)),
+         lambda bound: None if bound == "none" else float(bound)), optional=1)
+    return initializer, learning_rate, {"log_var_bound": rest[0]} if rest else {}
 
 
 def _valid_settings(settings):
@@ -55,8 +57,8 @@ _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of every setting.")
 _DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder of the four IDX files.")
 _UNBALANCED = flags.DEFINE_bool("unbalanced", True, "Train on the unbalanced pool.")
-_EPOCHS = flags.DEFINE_integer("epochs", 3, "Passes over the pool.", lower_bound=1)
-_WIDTH = flags.DEFINE_float("width", 0.5, "The paper's widths times this.", lower_bound=0.0)
+_EPOCHS = flags.DEFINE_integer("epochs", _QUICKSTART.vae_epochs, "Passes over the pool.", lower_bound=1)
+_WIDTH = flags.DEFINE_float("width", _QUICKSTART.width, "The paper's widths times this.", lower_bound=0.0)
 _K = flags.DEFINE_integer("k", 5, "Neighbours that vote.", lower_bound=1)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for the runs and comparison.json.", required=True)
 

@@ -14,18 +14,18 @@ __version__ = "0.1.0"
 
 
 def choose(images, n, **options):
-    """Chooses which n images to label first; see `latens.choice.choose` for every option.
+    """Chooses which n images to label first; see `latens.select.choice.choose` for every option.
 
     Args:
       images: uint8 images (or floats in [0, 1]) `[N, H, W]` or `[N, H, W, C]`,
         or a `tf.data.Dataset` of them.
       n: how many to choose.
       **options: `seed`, `cache_dir`, `progress`, and the options of
-        `latens-select` (`latens.choice.FolderConfig`), with its defaults.
+        `latens-select` (`latens.select.choice.ChoiceConfig`), with its defaults.
 
     Returns:
       int64 `[n]`: indices into `images`, in the order to label them.
     """
-    from latens import choice  # TensorFlow loads only when something is chosen.
+    from latens.select import choice  # TensorFlow loads only when something is chosen.
 
     return choice.choose(images, n, **options)

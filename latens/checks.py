@@ -11,7 +11,7 @@ config's `__post_init__` reads as a list of its rules.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 
 class InputError(ValueError):
@@ -75,6 +75,31 @@ def integer(name: str, value, *, error: type = ValueError) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise error(f"{name} must be an integer, got {value!r}")
     return int(value)
+
+
+def colon_separated(name: str, value: str, form: str, converters: Sequence[Callable], *, optional: int = 0,
+                    error: type = ValueError) -> tuple:
+    """Reads a value of the form `a:b:c`, each part converted (the research scripts' candidates and settings).
+
+    Args:
+      name: the option's name, as the user wrote it.
+      value: the text.
+      form: its form, for the message (e.g. `"name:stop_loss:stop_patience"`).
+      converters: one function per part; each raises `ValueError` (or
+        `TypeError`) for a part it does not accept.
+      optional: how many of the last parts may be left out.
+      error: the exception type to raise.
+
+    Returns:
+      The converted parts, as many as `value` gives.
+    """
+    parts = value.split(":")
+    try:
+        if not len(converters) - optional <= len(parts) <= len(converters):
+            raise ValueError(value)
+        return tuple(convert(part) for convert, part in zip(converters, parts))
+    except (ValueError, TypeError):
+        raise error(f"{name} must be {form}, got {value!r}") from None
 
 
 def _listed(choices: tuple) -> str:

@@ -125,6 +125,21 @@ def from_flags(config_cls: type, *, prefix: str = "", exclude: Collection[str] =
     return config_cls(**values, **overrides)
 
 
+def flag_syntax(message: str, config_cls: type) -> str:
+    """A config's error message as a command-line user reads it: its fields named as flags.
+
+    Configs name their fields as a Python user writes them (`ae=tsne needs
+    batch_size above 31`); only the command line says `--ae=tsne needs
+    --batch_size above 31`. Every `field=` becomes `--field=`, and every
+    field whose name has an underscore (never an English word) `--field`.
+    """
+    for field in dataclasses.fields(config_cls):
+        message = re.sub(rf"(?<![\w-]){field.name}=", f"--{field.name}=", message)
+        if "_" in field.name:
+            message = re.sub(rf"(?<![\w-]){field.name}\b", f"--{field.name}", message)
+    return message
+
+
 def attribute_docs(config_cls: type) -> dict[str, str]:
     """Field name -> its description under "Attributes:" in the class docstring, on one line."""
     lines = (config_cls.__doc__ or "").partition("Attributes:")[2].splitlines()

@@ -112,7 +112,7 @@ def load_embeddings(path):
         labels = data["labels"] if "labels" in data else None
         config = _parse_config(str(data["config"])) if "config" in data else None
     if labels is not None and labels.shape != (len(z),):
-        raise ValueError(f"{path}: labels must have shape ({len(z)},); got {labels.shape}.")
+        raise ValueError(f"{path}: labels must have shape ({len(z)},), got {labels.shape}")
     return z, errors, labels, config
 
 

@@ -28,7 +28,7 @@ epoch's batch order depends only on (seed, epoch) (`pipelines.make_epoch_batches
 the VAE's noise only on (seed, step), the optimizer's state is in every
 backup, and TensorFlow's ops run deterministically
 (`tf.config.experimental.enable_op_determinism`: a process-wide switch that
-`train` and `latens.evaluate.train_and_evaluate` turn on, and that stays on
+`train` and `latens.research.evaluate.train_and_evaluate` turn on, and that stays on
 for whatever the process runs afterwards). So a run that was killed and resumed ends
 with the same weights, codes and queries as one that was not, on the same
 machine and software (floating-point kernels differ across CPUs).

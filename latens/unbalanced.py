@@ -88,7 +88,7 @@ def unbalance_with_sources(
     x = np.asarray(x)
     y = np.asarray(y)
     if shift < 0:
-        raise ValueError(f"shift must be >= 0, got {shift}")
+        raise ValueError(f"shift must be at least 0, got {shift}")
     if len(x) != len(y):
         raise ValueError(f"{len(x)} images but {len(y)} labels")
     rng = np.random.default_rng(seed)

@@ -40,7 +40,7 @@ def fashion_mnist_dir() -> str:
 @pytest.fixture
 def tiny_grid_config():
     """A function `(workdir, **changes)` -> a `GridConfig` on the unbalanced sample that runs in seconds."""
-    from latens import evaluate, grid
+    from latens.research import evaluate, grid
 
     def make(workdir, **changes):
         settings = dict(

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from latens import choice, choice_check, data, evaluate
+from latens import data
+from latens.research import choice_check, evaluate
+from latens.select import choice
 
 
 def test_a_candidate_is_a_representation_and_a_rule():

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 
 import latens
-from latens import choice, data
+from latens import data
 from latens.checks import InputError
+from latens.select import choice
 
 TINY = {"image_size": 16, "channels": 1, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 32}
 
@@ -50,9 +51,9 @@ def test_a_dataset_and_float_images_choose_as_the_array_does(digits, tmp_path):
     (np.zeros((5, 16, 16), np.uint8), {}, "only 5 readable images in the array, fewer than n = 8"),
     (np.zeros((40, 16, 16), np.uint8), {"strategy": "best"}, "unknown strategy 'best'"),
     (np.zeros((40, 16, 16), np.uint8), {"ae": "simclr", "strategy": "ae-error"},
-     "--strategy=ae-error ranks reconstruction errors, which only the auto-encoders"),
-    (np.zeros((40, 16, 16), np.uint8), {"ae": "pca", "latent_dim": 300}, "--ae=pca keeps at most the 256 pixels"),
-    (np.zeros((30, 16, 16), np.uint8), {"ae": "pca"}, "--ae=pca finds 50 components in no fewer images; there are 30"),
+     "strategy=ae-error ranks reconstruction errors, which only the auto-encoders"),
+    (np.zeros((40, 16, 16), np.uint8), {"ae": "pca", "latent_dim": 300}, "ae=pca keeps at most the 256 pixels"),
+    (np.zeros((30, 16, 16), np.uint8), {"ae": "pca"}, "ae=pca finds 50 components in no fewer images; there are 30"),
 ])
 def test_bad_input_is_refused_with_the_commands_messages(images, options, message):
     with pytest.raises(InputError, match=message):
@@ -64,12 +65,12 @@ def test_a_folder_and_an_array_of_the_same_images_choose_the_same_ones(digits, t
 
     from PIL import Image
 
-    from latens import folder
+    from latens.select import folder
 
     (tmp_path / "images").mkdir()
     for i, image in enumerate(digits):
         Image.fromarray(image[..., 0]).save(tmp_path / "images" / f"{i:03d}.png")
-    folder.choose(tmp_path / "images", tmp_path / "out", folder.FolderConfig(n=10, **TINY), progress=False)
+    folder.choose(tmp_path / "images", tmp_path / "out", folder.ChoiceConfig(n=10, **TINY), progress=False)
     with open(tmp_path / "out" / "query.csv", newline="") as f:
         from_folder = [int(row["path"].removesuffix(".png")) for row in csv.DictReader(f)]
     assert latens.choose(digits, 10, **TINY).tolist() == from_folder
@@ -77,7 +78,7 @@ def test_a_folder_and_an_array_of_the_same_images_choose_the_same_ones(digits, t
 
 def test_the_defaults_are_the_studys_best_and_choose_in_a_simclr_embedding(digits, tmp_path):
     # docs/beyond.md, "latens' defaults": the evidence behind these two values.
-    defaults = choice.FolderConfig()
+    defaults = choice.ChoiceConfig()
     assert (defaults.ae, defaults.strategy) == ("simclr", "cluster-medoid")
     tiny = {key: value for key, value in TINY.items() if key != "ae"}
     order = latens.choose(digits, 10, cache_dir=tmp_path, **tiny)

@@ -43,7 +43,10 @@ def test_the_command_chooses_n_images_and_reports_the_bad_files(tmp_path, write_
 
 @pytest.mark.parametrize("flags, message", [
     (["--images={tmp}/nowhere"], r"images folder \S+/nowhere does not exist or is not a folder"),
-    (["--images={tmp}", "--image_size=30"], "image_size must be a positive multiple of 4, got 30"),
+    (["--images={tmp}", "--image_size=30"], "--image_size must be a positive multiple of 4, got 30"),
+    # The config says `ae=tsne ... batch_size`; the command line names its flags.
+    (["--images={tmp}", "--ae=tsne", "--batch_size=16"], r"--ae=tsne needs --batch_size above 31 .*, got 16$"),
+    (["--images={tmp}", "--n=0"], "n must be at least 1, got 0$"),
 ])
 def test_bad_input_ends_with_one_clear_line_and_status_1(tmp_path, flags, message):
     result = latens_select(*(f.format(tmp=tmp_path) for f in flags), f"--out={tmp_path / 'out'}")
@@ -63,7 +66,7 @@ def test_bad_input_ends_with_one_clear_line_and_status_1(tmp_path, flags, messag
 KILLER = """
 import os, signal, sys
 import keras
-from latens import cli
+from latens.select import cli
 
 moment, epoch = sys.argv[1], int(sys.argv[2])
 sys.argv = ["latens-select", *sys.argv[3:]]
@@ -81,7 +84,7 @@ def dying_save(self, path, *args, **kwargs):
 if moment == "inside":
     keras.Model.save_weights = dying_save
 elif moment == "reading":  # After `epoch` images are decoded, with the cache half written.
-    from latens import images
+    from latens.select import images
     decode, decoded = images._try_decode, []
 
     def dying_decode(*args):
@@ -92,7 +95,7 @@ elif moment == "reading":  # After `epoch` images are decoded, with the cache ha
 
     images._try_decode = dying_decode
 elif moment == "publishing":  # After `epoch` of the new set's files are moved into --out.
-    from latens import outdir
+    from latens.select import outdir
     replace, moved = os.replace, []
 
     def dying_replace(source, destination):
@@ -156,7 +159,7 @@ def test_a_run_killed_at_any_step_resumes_to_the_same_query_and_leaves_nothing(u
 
 
 # A latens-select whose training sleeps: a run that holds its output folder for as long as a test needs.
-SLEEPER = "import sys, time\nfrom latens import choice, cli\nchoice._train = lambda *a, **k: time.sleep(120)\n" \
+SLEEPER = "import sys, time\nfrom latens.select import choice, cli\nchoice._train = lambda *a, **k: time.sleep(120)\n" \
           "sys.argv = ['latens-select', *sys.argv[1:]]\ncli.run()\n"
 
 

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from latens import data, evaluate
+from latens import data
+from latens.research import evaluate
 
 
 def test_paper_epochs():

@@ -23,13 +23,14 @@ import keras
 import pytest
 from PIL import Image
 
-from latens import data, fileio, folder, train
+from latens import data, fileio, train
 from latens.checks import InputError
+from latens.select import folder
 
 TINY = {"image_size": 16, "channels": 3, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 16}
-CONFIG = folder.FolderConfig(n=5, **TINY)
+CONFIG = folder.ChoiceConfig(n=5, **TINY)
 # Pixel PCA has no epochs, so no backups, and runs in a fraction of the time: for every other write.
-FAST = folder.FolderConfig(n=5, **{**TINY, "ae": "pca", "latent_dim": 8})
+FAST = folder.ChoiceConfig(n=5, **{**TINY, "ae": "pca", "latent_dim": 8})
 BACKUP_SITES = ("state.weights.h5", "meta.json")
 # The files a run writes, in order, each named by a part of its path (the backup's weights go through Keras).
 SITES = (".latens.lock", ".latens-output", "cache/images.npy", "cache/images.json", "model/config.json",
@@ -164,7 +165,7 @@ def test_a_link_planted_under_the_cache_is_refused_before_training(images, refer
     shutil.copytree(reference(CONFIG), out, symlinks=True)
     (out / "cache" / "model" / "backup").symlink_to(victim)
     with pytest.raises(InputError, match=r"cache/model/backup is a symbolic link inside latens' cache"):
-        folder.choose(images, out, folder.FolderConfig(n=5, **{**TINY, "epochs": 3}), retrain=True, progress=False)
+        folder.choose(images, out, folder.ChoiceConfig(n=5, **{**TINY, "epochs": 3}), retrain=True, progress=False)
     assert sorted(p.name for p in victim.iterdir()) == [".env", ".git"]
 
 

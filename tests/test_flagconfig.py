@@ -5,7 +5,9 @@ import dataclasses
 import pytest
 from absl import flags
 
-from latens import choice_check, flagconfig, folder, grid, quickstart, stop_check, train
+from latens import flagconfig, train
+from latens.research import choice_check, grid, quickstart, stop_check
+from latens.select import folder
 
 
 def parsed(config_cls, *argv, **options):
@@ -16,7 +18,7 @@ def parsed(config_cls, *argv, **options):
 
 
 @pytest.mark.parametrize("config_cls", [
-    grid.GridConfig, train.TrainConfig, folder.FolderConfig, quickstart.QuickstartConfig, stop_check.StopCheckConfig,
+    grid.GridConfig, train.TrainConfig, folder.ChoiceConfig, quickstart.QuickstartConfig, stop_check.StopCheckConfig,
     choice_check.ChoiceCheckConfig,
 ])
 def test_without_flags_every_entry_point_builds_its_default_config(config_cls):
@@ -44,10 +46,16 @@ def test_choices_become_enum_flags_and_bad_values_are_refused():
         parsed(train.TrainConfig, "--epochs=many")
 
 
+def test_a_configs_message_names_flags_only_on_the_command_line():
+    message = "ae=tsne needs batch_size above 31; lower image_size, or use another ae, n = 5"
+    assert flagconfig.flag_syntax(message, folder.ChoiceConfig) == (
+        "--ae=tsne needs --batch_size above 31; lower --image_size, or use another ae, n = 5")
+
+
 def test_help_comes_from_the_attribute_docs():
-    docs = flagconfig.attribute_docs(folder.FolderConfig)
+    docs = flagconfig.attribute_docs(folder.ChoiceConfig)
     assert docs["fit"] == "how images become square: stretch (keep all content), crop (centre), pad (black borders)."
-    values, _ = parsed(folder.FolderConfig)
+    values, _ = parsed(folder.ChoiceConfig)
     assert values["fit"].help.endswith(docs["fit"])
 
 

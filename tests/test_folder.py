@@ -1,4 +1,4 @@
-"""Tests of latens.folder: whole folder runs, reruns, bad options and folders."""
+"""Tests of latens.select.folder: whole folder runs, reruns, bad options and folders."""
 
 import csv
 import json
@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latens import data, folder, images, outdir, train
+from latens import data, train
 
 # A tiny network and images, so that a whole run trains in a few seconds.
+from latens.select import folder, images, outdir
+
 TINY = {"image_size": 16, "channels": 3, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 32}
 
 
@@ -19,7 +21,7 @@ def first_run(digit_folder):
     """One whole run, its output folder inside the images folder."""
     root, _ = digit_folder
     out = root / "selection"
-    paths = folder.choose(root, out, folder.FolderConfig(n=25, **TINY), progress=False)
+    paths = folder.choose(root, out, folder.ChoiceConfig(n=25, **TINY), progress=False)
     return out, paths
 
 
@@ -71,12 +73,12 @@ def test_a_second_run_reuses_the_images_and_the_model(digit_folder, first_run, m
     stamp = model.stat().st_mtime_ns
     monkeypatch.setattr(images, "decode_image", lambda *a, **k: pytest.fail("decoded again"))
 
-    folder.choose(root, out, folder.FolderConfig(n=10, strategy="kcenter", **TINY), progress=False)
+    folder.choose(root, out, folder.ChoiceConfig(n=10, strategy="kcenter", **TINY), progress=False)
     assert model.stat().st_mtime_ns == stamp
     assert len(read_query(out)) == 10
     assert json.loads((out / "config.json").read_text())["strategy"] == "kcenter"
 
-    folder.choose(root, out, folder.FolderConfig(n=10, **TINY), retrain=True, progress=False)
+    folder.choose(root, out, folder.ChoiceConfig(n=10, **TINY), retrain=True, progress=False)
     assert model.stat().st_mtime_ns != stamp
 
 
@@ -84,9 +86,9 @@ def test_other_training_options_train_a_new_model(digit_folder, first_run):
     root, _ = digit_folder
     out, _ = first_run
     model_config = out / "cache" / "model" / "config.json"
-    folder.choose(root, out, folder.FolderConfig(n=10, **{**TINY, "epochs": 2}), progress=False)
+    folder.choose(root, out, folder.ChoiceConfig(n=10, **{**TINY, "epochs": 2}), progress=False)
     assert json.loads(model_config.read_text())["epochs"] == 2
-    folder.choose(root, out, folder.FolderConfig(n=10, **{**TINY, "kernel_initializer": "he_normal"}), progress=False)
+    folder.choose(root, out, folder.ChoiceConfig(n=10, **{**TINY, "kernel_initializer": "he_normal"}), progress=False)
     assert json.loads(model_config.read_text())["model_options"]["kernel_initializer"] == "he_normal"
 
 
@@ -95,7 +97,7 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     root.mkdir()
     for i, digit in enumerate(data.load("mnist_sample").pool[0][:40, :, :, 0]):
         Image.fromarray(digit).save(root / f"{i:02d}.png")
-    config = folder.FolderConfig(n=5, **{**TINY, "epochs": 2})
+    config = folder.ChoiceConfig(n=5, **{**TINY, "epochs": 2})
     epochs, kill = [], True
 
     class KillAfterFirstEpoch(keras.callbacks.Callback):
@@ -127,11 +129,11 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     ({"strategy": "best"}, "strategy must be one of random, "),
     ({"fit": "squash"}, "fit must be one of stretch, crop, pad"),
     ({"kernel_initializer": "zeros"}, "kernel_initializer must be one of glorot_uniform, "),
-    ({"ae": "tsne", "batch_size": 16}, r"--ae=tsne needs --batch_size above 31 .*, got 16"),
+    ({"ae": "tsne", "batch_size": 16}, r"^ae=tsne needs batch_size above 31 .*, got 16"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(folder.InputError, match=message):
-        folder.FolderConfig(**options)
+        folder.ChoiceConfig(**options)
 
 
 def make_folder(tmp_path, kind):
@@ -158,21 +160,21 @@ def make_folder(tmp_path, kind):
     ("no images", r"no image files under .* \(looked for .bmp, .gif"),
     ("only bad images", "none of the 2 image files under .* could be read"),
     ("too few images", "only 5 readable images under .*, fewer than n = 6"),
-    ("too few for t-SNE", r"--ae=tsne .* needs batches of more than 31 images; there are 20 image files under "),
+    ("too few for t-SNE", r"^ae=tsne .* needs batches of more than 31 images; there are 20 image files under "),
     ("a link loop", "images or out is a link that cannot be followed"),
 ])
 def test_bad_folders_are_refused_and_leave_nothing(tmp_path, kind, message):
     root = make_folder(tmp_path, kind)
     options = {**TINY, "ae": "tsne", "batch_size": 64} if kind == "too few for t-SNE" else TINY
     with pytest.raises(folder.InputError, match=message):
-        folder.choose(root, tmp_path / "out", folder.FolderConfig(n=6, **options), progress=False)
+        folder.choose(root, tmp_path / "out", folder.ChoiceConfig(n=6, **options), progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_a_model_too_big_for_memory_is_refused_before_anything_is_written(tmp_path):
     root = make_folder(tmp_path, "too few images")
     with pytest.raises(folder.InputError, match=r"image_size 4096 .* needs about [\d.]+ GiB .* more than the"):
-        folder.choose(root, tmp_path / "out", folder.FolderConfig(n=2, **{**TINY, "image_size": 4096, "width": 0.5}),
+        folder.choose(root, tmp_path / "out", folder.ChoiceConfig(n=2, **{**TINY, "image_size": 4096, "width": 0.5}),
                       progress=False)
     assert not (tmp_path / "out").exists()
 
@@ -180,7 +182,7 @@ def test_a_model_too_big_for_memory_is_refused_before_anything_is_written(tmp_pa
 def test_odd_file_names_are_listed_as_skipped_in_quoted_csv(tmp_path):
     root = make_folder(tmp_path, "too few images")
     (root / 'notes\nwith "newline", comma.txt').write_text("x")
-    folder.choose(root, tmp_path / "out", folder.FolderConfig(n=2, **TINY), progress=False)
+    folder.choose(root, tmp_path / "out", folder.ChoiceConfig(n=2, **TINY), progress=False)
     with open(tmp_path / "out" / "skipped.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows == [{"path": 'notes\nwith "newline", comma.txt', "reason": "not an image file extension"}]
@@ -189,7 +191,7 @@ def test_odd_file_names_are_listed_as_skipped_in_quoted_csv(tmp_path):
 def test_a_second_run_inside_the_images_never_reads_the_first_runs_outputs(tmp_path):
     root = make_folder(tmp_path, "too few images")
     for name in ("first", "second"):
-        folder.choose(root, root / name, folder.FolderConfig(n=2, **TINY), progress=False)
+        folder.choose(root, root / name, folder.ChoiceConfig(n=2, **TINY), progress=False)
         with open(root / name / "query.csv", newline="") as f:
             assert all("/" not in row["path"] for row in csv.DictReader(f))
         assert json.loads((root / name / "config.json").read_text())["images_read"] == 5
@@ -200,7 +202,7 @@ def test_a_failed_run_keeps_the_previous_outputs(digit_folder, first_run):
     out, _ = first_run
     before = {name: (out / name).read_bytes() for name in folder.OUTPUTS}
     with pytest.raises(folder.InputError, match=f"only {len(good)} readable images .*, fewer than n = 1000"):
-        folder.choose(root, out, folder.FolderConfig(n=1000, **TINY), progress=False)
+        folder.choose(root, out, folder.ChoiceConfig(n=1000, **TINY), progress=False)
     assert {name: (out / name).read_bytes() for name in folder.OUTPUTS} == before
     assert sorted(p.name for p in out.iterdir()) == sorted([*folder.OUTPUTS, "cache", outdir.MARKER])
 
@@ -208,6 +210,6 @@ def test_a_failed_run_keeps_the_previous_outputs(digit_folder, first_run):
 def test_out_must_differ_from_images(tmp_path):
     root = make_folder(tmp_path, "too few images")
     with pytest.raises(folder.InputError, match="out must be another folder than images"):
-        folder.choose(root, root, folder.FolderConfig(n=2, **TINY), progress=False)
+        folder.choose(root, root, folder.ChoiceConfig(n=2, **TINY), progress=False)
 
 

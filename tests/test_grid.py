@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from latens import evaluate, grid, tables
+from latens.research import evaluate, grid, tables
 
 
 def test_rows_and_cells_follow_the_paper_order():

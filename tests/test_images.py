@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latens import images, outdir
-
+from latens.select import images, outdir
 
 # -- decoding -----------------------------------------------------------------
 

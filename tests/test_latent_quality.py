@@ -1,4 +1,4 @@
-"""Tests of latens.latent_quality: k-NN label accuracy on oracle codes, and a tiny comparison."""
+"""Tests of latens.research.latent_quality: k-NN label accuracy on oracle codes, and a tiny comparison."""
 
 import dataclasses
 import json
@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from latens import data, latent_quality, train
+from latens import data, train
+from latens.research import latent_quality
 
 NARROW = {"filters": [4, 4, 4], "convs_per_block": 1, "dense_units": [16]}
 

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.optimize
 
-from latens import linear
+from latens.research import linear
 
 
 def test_separable_classes_are_learned_and_the_fit_is_deterministic():

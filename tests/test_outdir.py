@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from latens import outdir
 from latens.checks import InputError
+from latens.select import outdir
 
 OUTPUTS = ("a.csv", "b.json", "done.json")  # The last one marks a complete set.
 
@@ -140,7 +140,7 @@ def test_a_second_run_stops_at_once_naming_the_first(tmp_path):
 
 RACE = textwrap.dedent("""
     import multiprocessing, pathlib, sys, time
-    from latens import outdir
+    from latens.select import outdir
     from latens.checks import InputError
 
     def hold(path, start, results):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from latens import grid
-from latens.plots import grid as grid_plots
+from latens.research import grid
+from latens.research.plots import grid as grid_plots
 
 
 def test_figures_from_saved_results(tmp_path, tiny_grid_config):
@@ -30,7 +30,7 @@ def test_figures_from_saved_results(tmp_path, tiny_grid_config):
 def test_bar_chart_marks_the_papers_values_on_their_rows():
     import matplotlib.collections
 
-    from latens import stats
+    from latens.research import stats
 
     summaries = {"MNIST, n = 100": {"random": stats.summarize([0.7, 0.8]), "ae-error": stats.summarize([0.3])}}
     fig = grid_plots.accuracy_bars(summaries, "t", reference={"MNIST, n = 100": {"ae-error": 46.4, "absent": 1.0}})
@@ -41,7 +41,7 @@ def test_bar_chart_marks_the_papers_values_on_their_rows():
 
 
 def test_study_gains_draw_one_panel_per_dataset_and_budget(tmp_path):
-    from latens.plots import study
+    from latens.research.plots import study
 
     def result(row, n, seed, accuracy):
         return {"config": {"dataset": "mnist", "n": n, "row": row, "seed": seed}, "test_accuracy": accuracy}

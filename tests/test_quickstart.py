@@ -3,8 +3,10 @@
 import keras
 import numpy as np
 
-from latens import choice, data, grid, models, quickstart
+from latens import data, models
 from latens.models import layers
+from latens.research import grid, quickstart
+from latens.select import choice
 
 
 def test_the_quickstart_vae_starts_with_codes_that_differ_more_than_its_noise(tmp_path):
@@ -26,7 +28,7 @@ def test_the_quickstart_vae_starts_with_codes_that_differ_more_than_its_noise(tm
 
 
 def test_the_quickstart_sets_latens_choice_beside_random_and_the_papers_rule():
-    recommended = choice.FolderConfig()
+    recommended = choice.ChoiceConfig()
     config = quickstart.grid_config(quickstart.QuickstartConfig())
     assert config.aes == ("vae", recommended.ae) and config.protocol == "linear"
     assert config.strategies == ("random", "multi-normal-cluster", recommended.strategy)

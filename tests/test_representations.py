@@ -5,7 +5,9 @@ import inspect
 import pytest
 from absl import flags
 
-from latens import choice, flagconfig, folder, grid, models, representations, study, train
+from latens import flagconfig, models, representations, train
+from latens.research import grid, study
+from latens.select import choice, folder
 
 
 def from_flags(config_cls, *argv, exclude=()):
@@ -23,8 +25,8 @@ def study_run(config: grid.GridConfig, kind: str) -> train.TrainConfig:
 # Entry point -> kind -> the `TrainConfig` it trains that kind with, all else at its defaults.
 ENTRY_POINTS = {
     "experiments/train_autoencoder.py": lambda kind: from_flags(train.TrainConfig, f"--ae={kind}"),
-    "latens-select": lambda kind: from_flags(folder.FolderConfig, f"--ae={kind}").train_config("folder:x", 10**6),
-    "latens.choose": lambda kind: choice.FolderConfig(n=100, ae=kind).train_config("array:x", 10**6),
+    "latens-select": lambda kind: from_flags(folder.ChoiceConfig, f"--ae={kind}").train_config("folder:x", 10**6),
+    "latens.choose": lambda kind: choice.ChoiceConfig(n=100, ae=kind).train_config("array:x", 10**6),
     "experiments/reproduce.py (the grid)": lambda kind: study_run(from_flags(grid.GridConfig, f"--aes={kind}"), kind),
     "experiments/beyond.py (the study)": lambda kind: study_run(
         study.protocol_config(from_flags(study.StudyConfig, f"--representations={kind}"), "linear"), kind),

@@ -6,8 +6,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from latens import data, images
+from latens import data
 from latens.checks import InputError
+from latens.select import images
 
 SCRIPT = pathlib.Path(__file__).parents[1] / "experiments" / "sample_folder.py"
 

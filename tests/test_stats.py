@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from latens import stats
+from latens.research import stats
 
 
 def test_summarize_against_hand_computation():

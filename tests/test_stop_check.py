@@ -2,7 +2,7 @@
 
 import json
 
-from latens import grid, stop_check
+from latens.research import grid, stop_check
 
 
 def test_a_checked_cell_gives_both_scores_from_one_training(tmp_path, tiny_grid_config):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from latens import tables
+from latens.research import tables
 
 
 def _result(dataset, n, row, seed, accuracy):

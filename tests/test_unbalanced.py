@@ -78,7 +78,7 @@ def test_unbalance_class_too_small():
 
 def test_unbalance_bad_arguments():
     x = np.zeros((10, 28, 28, 1), np.uint8)
-    with pytest.raises(ValueError, match="shift must be >= 0"):
+    with pytest.raises(ValueError, match="shift must be at least 0"):
         data.unbalance(x, np.arange(10), shift=-1)
     with pytest.raises(ValueError, match="10 images but 9 labels"):
         data.unbalance(x, np.arange(9), shift=0)

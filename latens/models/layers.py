@@ -55,7 +55,7 @@ def scaled_widths(width: float) -> dict[str, tuple[int, ...]]:
 
     Returns:
       `filters` and `dense_units`, options of `build_autoencoder` and of
-      `latens.evaluate.ClassifierConfig`.
+      `latens.research.evaluate.ClassifierConfig`.
     """
     return {
         "filters": tuple(max(1, round(units * width)) for units in FILTERS),

@@ -152,7 +152,7 @@ def probcover(z, n, *, seed, delta=None, purity=PURITY, n_clusters=None, cluster
     rng = np.random.default_rng(seed)
     if delta is None:
         if not 0 < purity < 1:
-            raise ValueError(f"purity must be in (0, 1); got {purity}.")
+            raise ValueError(f"purity must be in (0, 1), got {purity}")
         labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
         delta = _purity_radius(z, labels, purity, rng)
         logging.info("ProbCover delta = %.4g (ball purity %.2f over %d clusters).", delta, purity,

@@ -34,9 +34,9 @@ def cluster_quotas(sizes, n):
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
-        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts; got {sizes}.")
+        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts, got {sizes}")
     if not 0 <= n <= sizes.sum():
-        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}; got {n}.")
+        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}, got {n}")
     by_size = np.lexsort((np.arange(len(sizes)), -sizes))
     quotas = np.zeros(len(sizes), dtype=np.int64)
     if n < len(sizes):
@@ -99,9 +99,9 @@ def equal_quotas(sizes, n):
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
-        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts; got {sizes}.")
+        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts, got {sizes}")
     if not 0 <= n <= sizes.sum():
-        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}; got {n}.")
+        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}, got {n}")
     if n < len(sizes):
         return cluster_quotas(sizes, n)
     quotas = np.minimum(sizes, n // len(sizes))

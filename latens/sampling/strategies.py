@@ -75,8 +75,8 @@ def _register(name):
         def strategy(z, n, *, seed=0, errors=None, **given):
             unknown = sorted(set(given) - set(options))
             if unknown:
-                raise ValueError(f"Unknown option(s) {', '.join(unknown)} for strategy {name!r}; "
-                                 f"valid: {', '.join(options) or 'none'}.")
+                raise ValueError(f"unknown option {', '.join(map(repr, unknown))} of strategy {name!r}; its "
+                                 f"options must be {'among ' + ', '.join(options) if options else 'none'}")
             z, scale = validation.standardise(validation.check_codes(z))
             for length in _LENGTHS:  # Lengths the caller gave in the codes' own units.
                 if given.get(length) is not None:
@@ -156,8 +156,7 @@ def _algorithm1(z, n, distribution, *, seed, threshold, hit, per_cluster=False, 
     # Options are checked before the clustering, which may take a while.
     if threshold is not None:
         threshold = validation.check_positive(threshold, "threshold")
-    if hit not in algorithm.HITS:
-        raise ValueError(f"hit must be one of {algorithm.HITS}; got {hit!r}.")
+    checks.one_of("hit", hit, algorithm.HITS)
     if per_cluster:
         labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
     else:

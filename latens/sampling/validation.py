@@ -3,12 +3,15 @@
 Every public entry point of `latens.sampling` turns bad input into a
 `ValueError` that says what was expected, before any work starts, so that a
 wrong array never becomes a crash deep inside a k-d tree or a hang in
-Algorithm 1.
+Algorithm 1. The messages have `latens.checks`' shape, `<name> must be
+<condition>, got <value>`, and its scalar checks are used where they fit.
 """
 
 import numbers
 
 import numpy as np
+
+from latens import checks
 
 
 def check_codes(z):
@@ -23,18 +26,18 @@ def check_codes(z):
     z = np.asarray(z)
     if z.ndim != 2:
         raise ValueError(
-            f"z must be a 2-D array of latent codes [N, L]; got shape {z.shape}.")
+            f"z must be a 2-D array of latent codes [N, L], got shape {z.shape}")
     if z.shape[0] == 0 or z.shape[1] == 0:
         raise ValueError(
-            f"z must hold at least one code of one dimension; got shape {z.shape}.")
+            f"z must hold at least one code of one dimension, got shape {z.shape}")
     if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
-        raise ValueError(f"z must be numeric; got dtype {z.dtype}.")
+        raise ValueError(f"z must be numeric, got dtype {z.dtype}")
     z = np.asarray(z, dtype=np.float64)
     bad = ~np.isfinite(z).all(axis=1)
     if bad.any():
         raise ValueError(
-            f"z contains NaN or infinite values in {int(bad.sum())} of its {len(z)} "
-            f"rows (first: row {int(np.flatnonzero(bad)[0])}).")
+            f"z must be finite, got NaN or infinite values in {int(bad.sum())} of its {len(z)} "
+            f"rows (first: row {int(np.flatnonzero(bad)[0])})")
     return z
 
 
@@ -49,25 +52,20 @@ def check_count(n, num_points, what="n"):
     Returns:
         int.
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise ValueError(f"{what} must be an integer; got {n!r}.")
+    n = checks.integer(what, n)
     if not 1 <= n <= num_points:
-        raise ValueError(f"{what} must be between 1 and N = {num_points}; got {n}.")
+        raise ValueError(f"{what} must be between 1 and N = {num_points}, got {n}")
     return int(n)
 
 
 def check_positive_int(value, what):
     """Returns `value` as an int >= 1, or raises `ValueError`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive integer; got {value!r}.")
-    return int(value)
+    return checks.at_least(what, checks.integer(what, value), 1)
 
 
 def check_seed(seed):
     """Returns a seed as a non-negative int, or raises `ValueError`."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-    return int(seed)
+    return checks.at_least("seed", checks.integer("seed", seed), 0)
 
 
 def check_errors(errors, num_points):
@@ -84,13 +82,13 @@ def check_errors(errors, num_points):
     if errors.shape != (num_points,):
         raise ValueError(
             f"errors must have shape [N] = ({num_points},), one reconstruction "
-            f"error per code; got {errors.shape}.")
+            f"error per code, got {errors.shape}")
     if not (np.issubdtype(errors.dtype, np.floating)
             or np.issubdtype(errors.dtype, np.integer)):
-        raise ValueError(f"errors must be numeric; got dtype {errors.dtype}.")
+        raise ValueError(f"errors must be numeric, got dtype {errors.dtype}")
     errors = np.asarray(errors, dtype=np.float64)
     if not np.isfinite(errors).all():
-        raise ValueError("errors contains NaN or infinite values.")
+        raise ValueError("errors must be finite, got NaN or infinite values")
     return errors
 
 
@@ -107,9 +105,9 @@ def check_clusters(clusters, num_points):
     clusters = np.asarray(clusters)
     if clusters.shape != (num_points,):
         raise ValueError(
-            f"clusters must have shape [N] = ({num_points},); got {clusters.shape}.")
+            f"clusters must have shape [N] = ({num_points},), got {clusters.shape}")
     if not np.issubdtype(clusters.dtype, np.integer):
-        raise ValueError(f"clusters must be integer labels; got dtype {clusters.dtype}.")
+        raise ValueError(f"clusters must be integer labels, got dtype {clusters.dtype}")
     _, compact = np.unique(clusters, return_inverse=True)
     return compact.reshape(-1).astype(np.int64)
 
@@ -117,10 +115,8 @@ def check_clusters(clusters, num_points):
 def check_positive(value, what):
     """Returns `value` as a float > 0 (infinity allowed), or raises `ValueError`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{what} must be a number; got {value!r}.")
-    if not value > 0:  # Also rejects NaN.
-        raise ValueError(f"{what} must be > 0; got {value}.")
-    return float(value)
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    return float(checks.positive(what, value))
 
 
 def standardise(z):

@@ -1,9 +1,9 @@
 """Choose which images of a folder to label first: read, embed, select, write.
 
 `choose(images_dir, out_dir, config)` is what the `latens-select` command
-runs. It reads every image under `images_dir` (`latens.images`), trains the
+runs. It reads every image under `images_dir` (`latens.select.images`), trains the
 representation on them and chooses `config.n` with a `latens.sampling`
-strategy (`latens.choice`, the code path `latens.choose` shares), and writes
+strategy (`latens.select.choice`, the code path `latens.choose` shares), and writes
 into `out_dir`:
 
   query.csv          one row per chosen image, in labelling order: rank
@@ -35,7 +35,7 @@ resized pixels and paths, so the same images with the same options reuse the
 trained model (and a killed run resumes), while changed images or options
 train a new one.
 
-The output folder (`latens.outdir`) belongs to one run at a time (a second
+The output folder (`latens.select.outdir`) belongs to one run at a time (a second
 run stops at once, naming the first). latens writes, replaces and deletes
 only its own files there (the outputs above, `cache/`, the marker, the lock
 and hidden working folders), so a person's labels or images beside them are
@@ -70,11 +70,12 @@ import numpy as np
 import tqdm
 from absl import logging
 
-from latens import choice, fileio, images, outdir, plots, queries
+from latens import fileio, plots, queries
 from latens.checks import InputError
-from latens.choice import FolderConfig
-from latens.images import FolderImages
-from latens.plots import folder as folder_plots
+from latens.select import choice, images, outdir
+from latens.select import plots as folder_plots
+from latens.select.choice import ChoiceConfig
+from latens.select.images import FolderImages
 
 # Written into `out_dir`, in this order: config.json last marks a finished run.
 OUTPUTS = ("query.csv", "embeddings.npz", "contact_sheet.png", "latent.png", "skipped.csv", "config.json")
@@ -84,7 +85,7 @@ CACHE = outdir.CACHE
 def choose(
     images_dir: os.PathLike,
     out_dir: os.PathLike,
-    config: FolderConfig = FolderConfig(),
+    config: ChoiceConfig = ChoiceConfig(),
     *,
     retrain: bool = False,
     workers: int | None = None,
@@ -124,7 +125,7 @@ def choose(
         raise InputError(message) from None
 
 
-def _choose(images_dir, out: outdir.OutputFolder, files, others, config: FolderConfig, *, retrain, workers,
+def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceConfig, *, retrain, workers,
             progress) -> dict[str, pathlib.Path]:
     """`choose` inside its locked output folder: read, check room, embed and select, publish."""
     out_dir, cache = out.path, out.check_inside(out.path / CACHE)
@@ -158,7 +159,7 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: FolderC
     return paths
 
 
-def _check_space(out_dir: pathlib.Path, config: FolderConfig, count: int) -> None:
+def _check_space(out_dir: pathlib.Path, config: ChoiceConfig, count: int) -> None:
     """`InputError` when the disk under `out_dir` lacks room for the resized images (unless cached).
 
     The model's room is checked once it is built (`latens.train`).

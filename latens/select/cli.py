@@ -6,13 +6,13 @@ reads every image under DIR (recursively), trains a representation of them
 (by default a SimCLR encoder), chooses n with a query strategy (by default
 cluster-medoid) and writes query.csv, embeddings.npz,
 contact_sheet.png, latent.png, skipped.csv and config.json into --out (see
-`latens.folder`). Run again with the same flags, it reuses the images read
+`latens.select.folder`). Run again with the same flags, it reuses the images read
 and the model trained (a killed run resumes its training); --retrain trains
 anew. Bad input (a missing or empty folder, no readable image, fewer
 readable images than n, bad options, an output folder in use, a full disk)
 ends with a one-line message and exit status 1, and leaves no partial
 output; so does a training loss that turns NaN or infinite. Ctrl-C ends it
-with one line and status 130. The options are `latens.folder.FolderConfig`'s
+with one line and status 130. The options are `latens.select.folder.ChoiceConfig`'s
 fields. Only latens' own messages are shown (TensorFlow's start-up lines
 are not), unless --verbosity=1 or more asks for them.
 
@@ -35,11 +35,12 @@ if not any(re.fullmatch(r"--?v(erbosity)?=?[1-9]\d*|--?v(erbosity)?", arg) for a
 
 import keras  # noqa: E402
 
-from latens import backup, flagconfig, folder  # noqa: E402
+from latens import backup, flagconfig  # noqa: E402
+from latens.select import folder
 
 flags.DEFINE_string("images", None, "Folder of images, searched recursively.", required=True)
 flags.DEFINE_string("out", None, "Output folder (may be inside --images; it is not read).", required=True)
-flagconfig.define_flags(folder.FolderConfig)
+flagconfig.define_flags(folder.ChoiceConfig)
 flags.DEFINE_bool("retrain", False, "Train a new model even if the one in --out fits these flags.")
 flags.DEFINE_integer("workers", None, "Image decoding threads (default: one per CPU core).", lower_bound=1)
 flags.DEFINE_bool("progress", True, "Show progress bars.")
@@ -51,12 +52,12 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
-        config = flagconfig.from_flags(folder.FolderConfig)
+        config = flagconfig.from_flags(folder.ChoiceConfig)
         keras.utils.set_random_seed(config.seed)
         folder.choose(FLAGS.images, FLAGS.out, config, retrain=FLAGS.retrain, workers=FLAGS.workers,
                       progress=FLAGS.progress)
     except (folder.InputError, backup.NonFiniteLossError) as error:
-        sys.exit(f"latens-select: error: {error}")
+        sys.exit(f"latens-select: error: {flagconfig.flag_syntax(str(error), folder.ChoiceConfig)}")
     except KeyboardInterrupt:
         print("latens-select: interrupted; run the same command again to resume (finished epochs are kept)",
               file=sys.stderr)

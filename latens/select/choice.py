@@ -1,11 +1,11 @@
 """Choosing which images to label first, from images held in memory: the one code path of the tool.
 
-`latens-select` (`latens.folder`, images read from a folder) and
+`latens-select` (`latens.select.folder`, images read from a folder) and
 `latens.choose` (images in a NumPy array or a `tf.data.Dataset`) both call
 `embed_and_select`: it trains the representation on the images (or reuses a
 model trained on the same pixels with the same options), clusters its codes
 and selects `config.n` with the configured strategy. They share
-`FolderConfig` (the options, their defaults and their checks), the checks of
+`ChoiceConfig` (the options, their defaults and their checks), the checks of
 counts and memory, and the caching: a model lives in a `latens.train`
 workdir named by the images' digest and the options.
 
@@ -29,32 +29,24 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from latens import checks, data, images, representations, runtime, sampling, train
+from latens import checks, data, representations, runtime, sampling, train
 from latens.checks import InputError
 from latens.models import layers, simclr, tsne
+from latens.select import images
 
 
 @dataclasses.dataclass(frozen=True)
-class FolderConfig:
+class ChoiceConfig:
     """The options of a choice; every field is a flag of `latens-select` and an option of `latens.choose`.
 
     The defaults are the study's best, and suit a CPU and a folder without
-    labels (docs/beyond.md, "latens' defaults"):
-      * `simclr`, the contrastive encoder: on MNIST its 128-d embedding
-        holds each image's class among its neighbours better than any other
-        representation latens trains, and selecting in it beat selecting in
-        pixel PCA, 16-d and the paper's 2-D auto-encoder codes at every
-        budget, scored by a linear classifier on the embedding (a network
-        trained from scratch on the chosen images learned more from the
-        16-D CAE's medoids at n = 100 on those 50,000 images,
-        `ae="cae", latent_dim=16`; on 2,000 digits at these settings the
-        two were level, and SimCLR trained about three times faster).
+    labels (docs/beyond.md, "latens' defaults", holds the measurements):
+      * `simclr`, the contrastive encoder, whose embedding latens selects
+        in (`ae="cae", latent_dim=16` selects in a 16-D CAE's codes, the
+        choice docs/beyond.md gives for a network trained from scratch on
+        a pool of tens of thousands of images);
       * `cluster-medoid`: the medoids of Ward clusters of the embedding,
-        shared among the clusters by size, the best rule there: 91 % test
-        accuracy from 20 labels against a random draw's 64 %, and +2.3
-        points at n = 100, on MNIST with a linear classifier; on 2,000
-        digits, about ten of each digit in every seed's 100, which teach
-        a network trained from scratch 5.3 points more than a random 100.
+        shared among the clusters by size;
       * 32 x 32 pixels, half the widths, 20 epochs: small enough to
         train on thousands of images on a 2-core CPU in minutes; on a GPU
         or TPU, raise `image_size` and set `width=1`.
@@ -133,14 +125,14 @@ class FolderConfig:
         checks.positive("width", self.width, error=InputError)
         checks.at_least("seed", self.seed, 0, error=InputError)
         if self.strategy == "ae-error" and self.ae not in representations.RECONSTRUCTING:
-            raise InputError(f"--strategy=ae-error ranks reconstruction errors, which only the auto-encoders "
-                             f"({', '.join(representations.RECONSTRUCTING)}) have; --ae={self.ae} has none")
+            raise InputError(f"strategy=ae-error ranks reconstruction errors, which only the auto-encoders "
+                             f"({', '.join(representations.RECONSTRUCTING)}) have; ae={self.ae} has none")
         pixels = self.image_size * self.image_size * self.channels
         if self.latent_dim is not None and self.ae == "pca" and self.latent_dim > pixels:
-            raise InputError(f"--ae=pca keeps at most the {pixels} pixels' components, got latent_dim {self.latent_dim}")
+            raise InputError(f"ae=pca keeps at most the {pixels} pixels' components, got latent_dim {self.latent_dim}")
         minimum = representations.min_batch(self.ae, tsne.PERPLEXITY)
         if self.ae == "tsne" and self.batch < minimum:
-            raise InputError(f"--ae=tsne needs --batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
+            raise InputError(f"ae=tsne needs batch_size above {tsne.PERPLEXITY + 1:g} (its perplexity "
                              f"{tsne.PERPLEXITY:g}, plus one), got {self.batch}")
         if self.batch < minimum:
             raise InputError(f"batch_size must be at least {minimum} for ae={self.ae}, whose loss contrasts "
@@ -195,7 +187,7 @@ class Choice:
     query: np.ndarray
 
 
-def embed_and_select(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name: str,
+def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str,
                      retrain: bool = False, progress: bool = False, bar=None) -> Choice:
     """Trains (or reuses) the representation on the images, then chooses `config.n` of them.
 
@@ -242,7 +234,7 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
         temporary folder, removed afterwards.
       retrain: train anew even when `cache_dir` holds a model that fits.
       progress: show progress bars.
-      **options: `FolderConfig` fields (`strategy`, `ae`, `epochs`,
+      **options: `ChoiceConfig` fields (`strategy`, `ae`, `epochs`,
         `image_size`, `channels`, ...), with the same defaults as latens-select.
 
     Returns:
@@ -252,7 +244,7 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
       InputError: bad options or images, too few images for n, an infinite
         dataset, or images or a model too big for this machine's memory.
     """
-    config = FolderConfig(n=n, seed=seed, **options)
+    config = ChoiceConfig(n=n, seed=seed, **options)
     check_memory(config)
     x = images.fit_array(_as_array(images_or_dataset), config.image_size, config.channels, config.fit)
     check_count(len(x), "in the array", config, readable=True)
@@ -263,7 +255,7 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
                                 progress=progress).query
 
 
-def check_memory(config: FolderConfig) -> None:
+def check_memory(config: ChoiceConfig) -> None:
     """`InputError` when training a model of these options needs more memory than the machine has."""
     shape = (config.image_size, config.image_size, config.channels)
     # The auto-encoder's count bounds the other kinds' too (they have no decoder).
@@ -274,7 +266,7 @@ def check_memory(config: FolderConfig) -> None:
         raise InputError(
             f"training at image_size {config.image_size} and width {config.width:g} needs about "
             f"{needed / 2**30:.1f} GiB ({weights:,} weights), more than the {available / 2**30:.1f} GiB of "
-            "memory this machine has free; lower --image_size, --width or --batch_size"
+            "memory this machine has free; lower image_size, width or batch_size"
         )
 
 
@@ -293,7 +285,7 @@ def _memory_bytes() -> int | None:
         return None
 
 
-def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, others: int = 0,
+def check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, *, others: int = 0,
                 readable: bool = False) -> None:
     """`InputError` when `count` image files are too few for the kind's smallest batch, or readable images for n too.
 
@@ -312,22 +304,22 @@ def check_count(count: int, where: str | os.PathLike, config: FolderConfig, *, o
         raise InputError(f"only {count} {what} {where}, fewer than n = {config.n}")
     dim = representations.resolve(config.ae, config.latent_dim)[0]
     if readable and config.ae == "pca" and count < dim:
-        raise InputError(f"--ae=pca finds {dim} components in no fewer images; there are {count} {what} {where}")
+        raise InputError(f"ae=pca finds {dim} components in no fewer images; there are {count} {what} {where}")
     # A batch is at most all the images (`_train`), so too few images make too small a batch.
     minimum = representations.min_batch(config.ae, tsne.PERPLEXITY)
     if min(count, config.batch) >= minimum:
         return
     if config.ae == "tsne":
         raise InputError(
-            f"--ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
+            f"ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
             f"needs batches of more than {tsne.PERPLEXITY + 1:g} images; there are {count} {what} {where} and "
-            f"--batch_size is {config.batch}: use another --ae, or more images"
+            f"batch_size is {config.batch}: use another ae, or more images"
         )
     raise InputError(f"ae={config.ae} contrasts each image with the rest of its batch, so it needs batches of at "
                      f"least {minimum} images; there are {count} {what} {where}: use another ae, or more images")
 
 
-def _train(x: np.ndarray, config: FolderConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,
+def _train(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,
            progress: bool) -> train.RunFiles:
     """Trains the representation model on the images, or reuses the model that fits."""
     run = config.train_config(name, len(x))

@@ -26,7 +26,8 @@ import keras
 import numpy as np
 from absl import logging
 
-from latens import data, fileio, grid, models, provenance, representations, train
+from latens import data, fileio, models, provenance, representations, train
+from latens.research import grid
 from latens.sampling.neighbours import NearestNeighbours
 
 

@@ -3,7 +3,7 @@
 `StudyConfig` holds the study's settings, written once: the representations
 (pixel PCA, the three auto-encoders at L = 2 and L = 16, the contrastive
 encoder), the rules, budgets, datasets and seeds. `grid_config` turns it into
-a `latens.grid.GridConfig`, so the study runs on the Table 1 grid's machinery:
+a `latens.research.grid.GridConfig`, so the study runs on the Table 1 grid's machinery:
 the same cached, resumable stages, the same result layout and JSON format
 (`<workdir>/<protocol>/results/<dataset>/n<n>/<representation>.<strategy>/seed<s>.json`),
 the same tables. Every protocol's grid shares one representation cache,
@@ -22,9 +22,11 @@ import os
 import pathlib
 from typing import ClassVar
 
-from latens import checks, evaluate, grid, representations, runtime, tables
+from latens import checks, representations, runtime
 
 # Representation names (`latens.representations`): pixel PCA (50 components),
+from latens.research import evaluate, grid, tables
+
 # the paper's auto-encoders at its L = 2 and at L = 16, and SimCLR (128-d).
 REPRESENTATIONS = ("pca", "cae", "vae", "tsne", "cae16", "vae16", "tsne16", "simclr")
 RULES = ("random", "typiclust", "probcover", "kcenter", "cluster-medoid", "balanced-medoid", "multi-normal-cluster")
@@ -48,7 +50,7 @@ class StudyConfig:
       ae_width: the auto-encoders' widths, times the paper's.
       simclr_epochs: epochs of the contrastive encoder.
       classifier_stop: when the scratch protocol's classifier stops
-        (`latens.evaluate.ClassifierConfig.stop`).
+        (`latens.research.evaluate.ClassifierConfig.stop`).
       precision: dtype policy for training.
       distribute: distribution strategy for training.
     """

@@ -28,7 +28,7 @@ Protocol:
     accuracy and per-class recall are measured on the whole test set at the
     end.
 
-The statistics over seeds that compare queries are in `latens.stats`.
+The statistics over seeds that compare queries are in `latens.research.stats`.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 The folder command chooses without labels. Here its images come from a
 labelled pool (the bundled `mnist_sample`, or Fashion-MNIST's), the pool's
 first `count`, so each choice can be counted by class. For every candidate
-(representation and rule) and seed, `run` calls `latens.choice.choose`,
+(representation and rule) and seed, `run` calls `latens.select.choice.choose`,
 the one code path of `latens-select` and `latens.choose`, with its defaults
 for every other option, and records the chosen images' class counts and the
 seconds it took. With `score`, it also trains the paper's classifier from
-scratch on each choice's images (`latens.evaluate`, stopped once converged)
+scratch on each choice's images (`latens.research.evaluate`, stopped once converged)
 and records its accuracy on the dataset's test split, so candidates are
 compared seed by seed with the random draw's. Results go to a JSON file
 after every choice and every score, so a killed check resumes; `summary`
@@ -27,7 +27,8 @@ import time
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, provenance, representations, sampling, stats, tables
+from latens import checks, data, fileio, provenance, representations, sampling
+from latens.research import evaluate, stats, tables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,15 +82,11 @@ def parse(candidate: str) -> tuple[str, int | None, str]:
     Raises:
       ValueError: not `<kind>[L]:<rule>`.
     """
-    usage = (f"a candidate is <kind>[L]:<rule> with a kind of {', '.join(representations.KINDS)}, an optional "
-             f"code size L and a rule of latens.sampling.STRATEGIES, got {candidate!r}")
-    name, colon, rule = candidate.partition(":")
-    try:
-        kind, dim = representations.parse(name)
-    except ValueError as error:
-        raise ValueError(usage) from error
-    if not colon or rule not in sampling.STRATEGIES:
-        raise ValueError(usage)
+    form = (f"<kind>[L]:<rule>, a kind of {', '.join(representations.KINDS)} with an optional code size L and a "
+            "rule of latens.sampling.STRATEGIES")
+    (kind, dim), rule = checks.colon_separated(
+        "a candidate", candidate, form,
+        (representations.parse, lambda rule: checks.one_of("rule", rule, sampling.STRATEGIES)))
     return kind, dim, rule
 
 
@@ -115,7 +112,7 @@ def run(config: ChoiceCheckConfig) -> str:
 def _check(candidate: str, config: ChoiceCheckConfig, x: np.ndarray, y: np.ndarray, results: dict,
            path: pathlib.Path, models: pathlib.Path) -> None:
     """Makes the candidate's choices not yet in `results`, saving them to `path` after each."""
-    from latens import choice  # TensorFlow loads only when something is chosen.
+    from latens.select import choice  # TensorFlow loads only when something is chosen.
 
     kind, dim, rule = parse(candidate)
     name = candidate.partition(":")[0]
@@ -239,10 +236,10 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
 
 def _options() -> dict:
     """`latens-select`'s defaults of every option the check leaves alone: a change of them is another check."""
-    from latens import choice  # TensorFlow loads only when something is chosen.
+    from latens.select import choice  # TensorFlow loads only when something is chosen.
 
     chosen_here = ("n", "seed", "ae", "latent_dim", "strategy")
-    return {key: value for key, value in dataclasses.asdict(choice.FolderConfig()).items() if key not in chosen_here}
+    return {key: value for key, value in dataclasses.asdict(choice.ChoiceConfig()).items() if key not in chosen_here}
 
 
 def _seconds(entries: list[dict]) -> str:

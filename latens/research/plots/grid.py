@@ -1,7 +1,7 @@
 """The reproduction's figures, drawn from a grid's saved results and codes alone.
 
 `write_figures(workdir, out_dir)` writes every figure of a grid workdir
-(`latens.grid`); each kind has its own function that takes data and returns
+(`latens.research.grid`); each kind has its own function that takes data and returns
 a `Figure`:
 
   latent_scatter       codes coloured by class (Figure 2a is the VAE on unbalanced MNIST)
@@ -21,8 +21,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from latens import data, paper, stats, tables
+from latens import data
 from latens.plots import project_2d, save
+from latens.research import paper, stats, tables
 
 # The grid's auto-encoder folders: ae/<dataset>/<ae>-seed<k>/.
 _AE_SEED = "-seed"

@@ -2,16 +2,16 @@
 
 `run(QuickstartConfig())` is what `experiments/quickstart.py` runs, on the
 unbalanced `mnist_sample` pool: it trains the paper's VAE and latens' own
-representation (`latens.choice.FolderConfig.ae`, a SimCLR encoder) briefly;
+representation (`latens.select.choice.ChoiceConfig.ae`, a SimCLR encoder) briefly;
 chooses queries of n = 20 and n = 100 with `random`, the paper's
-`multi-normal-cluster` and latens' rule (`FolderConfig.strategy`) in each,
+`multi-normal-cluster` and latens' rule (`ChoiceConfig.strategy`) in each,
 over ten seeds; scores every query with a softmax regression on the frozen
-SimCLR embedding of its images (`latens.linear`, seconds a cell); and writes
+SimCLR embedding of its images (`latens.research.linear`, seconds a cell); and writes
 the table, the paired differences to `random` with their 95 % confidence
 intervals, and the figures. `protocol="scratch"` scores the queries of
 n = 100 with the paper's classifier instead, trained from scratch on each for
 100 epochs, over three seeds (the paper's protocol trains 500 at n = 100, see
-`latens.evaluate`).
+`latens.research.evaluate`).
 """
 
 from __future__ import annotations
@@ -22,20 +22,15 @@ from typing import ClassVar
 
 from absl import logging
 
-from latens import checks, choice, evaluate, grid, runtime
-from latens.plots import grid as grid_plots
-from latens.plots import study as study_plots
+from latens import checks, runtime
+from latens.research import evaluate, grid
+from latens.research.plots import grid as grid_plots
+from latens.research.plots import study as study_plots
+from latens.select import choice
 
-# The VAE and the scratch classifier keep the paper's layers at this fraction
-# of its widths: about three times cheaper to train, so the job takes minutes
-# on a 2-core CPU. SimCLR keeps its own default widths.
-WIDTH = 0.5
 # The smoke version's widths: a check that runs in seconds, not a result.
 NARROW = {"filters": (8, 8, 8), "convs_per_block": 1, "dense_units": (32,)}
 NARROW_SIMCLR = {"filters": (8, 8), "convs_per_block": 1}
-# Long enough on the sample's 5,000 images for the effect to show over ten
-# seeds (docs/beyond.md, "latens' defaults"); about 3 minutes on a 2-core CPU.
-SIMCLR_EPOCHS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +47,19 @@ class QuickstartConfig:
       protocol: how a query is scored: "linear" (a softmax regression on the
         frozen SimCLR embedding) or "scratch" (the paper's classifier).
       classifier_stop: when each classifier stops
-        (`latens.evaluate.ClassifierConfig.stop`).
+        (`latens.research.evaluate.ClassifierConfig.stop`).
       distribute: distribution strategy for training (GPU/TPU).
+      width: the VAE's and the scratch classifier's widths, times the
+        paper's: about three times cheaper to train than the paper's, so
+        the job takes minutes on a 2-core CPU (SimCLR keeps its own widths).
+      vae_epochs: the paper's VAE's training passes over the pool.
+      simclr_epochs: the SimCLR encoder's training passes: long enough on
+        the sample's 5,000 images for the effect to show over ten seeds
+        (docs/beyond.md, "latens' defaults").
+      linear_seeds: seeds of the linear protocol (0, 1, ...).
+      scratch_seeds: seeds of the scratch protocol.
+      classifier_epochs: the scratch classifier's epochs (the paper's
+        protocol trains 500 at n = 100).
     """
 
     CHOICES: ClassVar[dict] = {"protocol": grid.PROTOCOLS, "classifier_stop": evaluate.STOPS,
@@ -65,9 +71,18 @@ class QuickstartConfig:
     protocol: str = "linear"
     classifier_stop: str = "paper"
     distribute: str = "default"
+    width: float = 0.5
+    vae_epochs: int = 3
+    simclr_epochs: int = 20
+    linear_seeds: int = 10
+    scratch_seeds: int = 3
+    classifier_epochs: int = 100
 
     def __post_init__(self):
         checks.choices(self)
+        checks.positive("width", self.width)
+        for name in ("vae_epochs", "simclr_epochs", "linear_seeds", "scratch_seeds", "classifier_epochs"):
+            checks.at_least(name, checks.integer(name, getattr(self, name)), 1)
 
 
 def grid_config(config: QuickstartConfig) -> grid.GridConfig:
@@ -82,8 +97,8 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
 
     smoke, linear = config.smoke, config.protocol == "linear"
     prefix = "smoke-" if smoke else ""  # The smoke version's narrow networks are other representations.
-    widths = NARROW if smoke else layers.scaled_widths(WIDTH)
-    recommended = choice.FolderConfig()
+    widths = NARROW if smoke else layers.scaled_widths(config.width)
+    recommended = choice.ChoiceConfig()
     return grid.GridConfig(
         workdir=str(pathlib.Path(config.workdir) / f"{prefix}{config.protocol}"),
         ae_dir=str(pathlib.Path(config.workdir) / f"{prefix}ae"),
@@ -91,15 +106,15 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
         sizes=(20,) if smoke else (20, 100) if linear else (100,),
         aes=("vae", recommended.ae),
         strategies=("random", "multi-normal-cluster", recommended.strategy),
-        seeds=(0,) if smoke else tuple(range(10)) if linear else (0, 1, 2),
-        ae_epochs=1 if smoke else 3,
-        simclr_epochs=1 if smoke else SIMCLR_EPOCHS,
+        seeds=(0,) if smoke else tuple(range(config.linear_seeds if linear else config.scratch_seeds)),
+        ae_epochs=1 if smoke else config.vae_epochs,
+        simclr_epochs=1 if smoke else config.simclr_epochs,
         ae_options={**widths, "kernel_initializer": "he_uniform"},
         simclr_options=NARROW_SIMCLR if smoke else {},
         distribute=config.distribute,
         protocol=config.protocol,
         classifier=evaluate.ClassifierConfig(
-            epochs=2 if smoke else 100,
+            epochs=2 if smoke else config.classifier_epochs,
             val_points=2 if smoke else 10,
             val_size=None,
             stop=config.classifier_stop,

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
-from latens import checks, data, evaluate, fileio, grid, paper, provenance, stats
+from latens import checks, data, fileio, provenance
+from latens.research import evaluate, grid, paper, stats
 
 UNBALANCED = paper.UNBALANCED
 RULE = "converged"
@@ -80,13 +81,16 @@ class StopCheckConfig:
         """Rule name -> `(stop_loss, stop_patience)`: the converged rule, then the candidates."""
         rules = {RULE: (self.stop_loss, self.stop_patience)}
         for candidate in self.candidates:
-            parts = candidate.split(":")
-            try:
-                name, loss, patience = parts[0], float(parts[1]), int(parts[2])
-            except (IndexError, ValueError):
-                raise ValueError(f"a candidate rule is name:stop_loss:stop_patience; got {candidate!r}") from None
+            name, loss, patience = checks.colon_separated(
+                "a candidate rule", candidate, "name:stop_loss:stop_patience", (_named, float, int))
             rules[name] = (checks.positive("stop_loss", loss), checks.positive("stop_patience", patience))
         return rules
+
+
+def _named(text: str) -> str:
+    if not text:
+        raise ValueError("a name is needed")
+    return text
 
 
 def cells(config: StopCheckConfig) -> list[tuple[str, int, str, int]]:

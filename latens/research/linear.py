@@ -5,7 +5,7 @@ seconds: multinomial logistic regression on the query's embeddings (each
 L2-normalised), with an L2 penalty `WEIGHT_DECAY` on the weights (not the
 biases), fitted by L-BFGS (`scipy.optimize.minimize`, at most 1,000
 iterations; a fit that stops short is reported), a deterministic convex fit; then the test set's accuracy as for the scratch
-classifier (`latens.evaluate.score_test_set`'s keys).
+classifier (`latens.research.evaluate.score_test_set`'s keys).
 
 The penalty is fixed a priori, never tuned on test or validation labels: with
 unit-norm features, 1e-3 lets the logits grow to tens (confident on the
@@ -19,7 +19,7 @@ import numpy as np
 import scipy.optimize
 from absl import logging
 
-from latens import evaluate
+from latens.research import evaluate
 
 WEIGHT_DECAY = 1e-3
 _MAX_ITERATIONS = 1_000

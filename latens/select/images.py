@@ -2,7 +2,7 @@
 
 `list_files` finds the image files under a folder; `read_images` decodes and
 resizes them into a cache (read back as a memory map) that a later run
-reuses while the files and options are unchanged. The folder command (`latens.folder`) is
+reuses while the files and options are unchanged. The folder command (`latens.select.folder`) is
 built on these.
 
 Reading:
@@ -50,8 +50,9 @@ import tqdm
 from absl import logging
 from PIL import Image, ImageOps
 
-from latens import fileio, outdir
+from latens import fileio
 from latens.checks import InputError
+from latens.select import outdir
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 FITS = ("stretch", "crop", "pad")
@@ -205,7 +206,7 @@ def fit_array(x: np.ndarray, image_size: int, channels: int, fit: str = "stretch
         raise InputError(f"images must be [N, H, W] or [N, H, W, 1 or 3], got shape {x.shape}")
     if x.dtype != np.uint8:
         if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-            raise InputError(f"images must be uint8, or floats in [0, 1]; got {x.dtype} in [{x.min()}, {x.max()}]")
+            raise InputError(f"images must be uint8, or floats in [0, 1], got {x.dtype} in [{x.min()}, {x.max()}]")
         x = np.rint(x * 255.0).astype(np.uint8)
     if x.shape[1:] == (image_size, image_size, channels):
         return x

@@ -19,8 +19,8 @@ by default). Each cell runs three stages, each cached on disk under
 Every file is written to a temporary name and renamed, so a killed grid,
 started again, finds each stage either complete or absent, and redoes
 nothing that finished. A stored result whose config differs from the one
-asked for is an error, never silently mixed into a table. `latens.tables`
-renders Table 1 from the results, `latens.plots.grid` draws the figures.
+asked for is an error, never silently mixed into a table. `latens.research.tables`
+renders Table 1 from the results, `latens.research.plots.grid` draws the figures.
 
 Seeds: seed s drives the selection of stochastic strategies and the
 classifier's initialisation and batch order, and the same seeds serve every
@@ -41,8 +41,8 @@ from typing import ClassVar
 import numpy as np
 from absl import logging
 
-from latens import (checks, data, evaluate, fileio, linear, paper, provenance, representations, runtime, sampling,
-                    tables)
+from latens import checks, data, fileio, provenance, representations, runtime, sampling
+from latens.research import evaluate, linear, paper, tables
 from latens.sampling import STRATEGIES, select
 
 UNBALANCED = paper.UNBALANCED
@@ -91,9 +91,9 @@ class GridConfig:
         floating-point order, so the result's config leaves it out.
       classifier: the scratch protocol's classifier settings.
       protocol: how a query is scored: "scratch" (the paper's classifier
-        trained from scratch on the query's images, `latens.evaluate`) or
+        trained from scratch on the query's images, `latens.research.evaluate`) or
         "linear" (a softmax regression on the frozen codes of the
-        representation `linear_embedding`, `latens.linear`).
+        representation `linear_embedding`, `latens.research.linear`).
       linear_embedding: the representation whose codes the linear protocol reads.
     """
 

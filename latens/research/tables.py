@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latens import fileio, paper, stats
+from latens import fileio
+from latens.research import paper, stats
 
 ROW_NAMES = {"pca": "pixel PCA", "cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE", "simclr": "SimCLR"}
 METRIC_NAMES = {"test_accuracy": "Test accuracy", "balanced_accuracy": "Balanced test accuracy"}

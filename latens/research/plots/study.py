@@ -1,7 +1,7 @@
 """The study's figure: each row's gain over a random query, with its 95 % confidence interval, per budget.
 
 `gains(results, title)` draws one panel per (dataset, n): every row's paired
-difference to `random` on the same seeds (`latens.stats.paired_difference`),
+difference to `random` on the same seeds (`latens.research.stats.paired_difference`),
 mean and 95 % CI, rows sorted by their mean gain, zero marked.
 `write_figures(workdir, out_dir, name=...)` draws it for a study protocol's saved results.
 """
@@ -14,8 +14,8 @@ import pathlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from latens import stats, tables
 from latens.plots import save
+from latens.research import stats, tables
 
 
 def gains(results: list[dict], title: str, *, top: int | None = None) -> Figure:
