@@ -140,26 +140,6 @@ def test_converged_training_never_goes_beyond_the_cap():
     assert capped["history"]["epoch"] == evaluate.validation_epochs(cap, 5)
 
 
-def test_probes_score_each_rule_where_it_fires_without_stopping():
-    x, y = _two_blobs(8)
-    keras.utils.set_random_seed(0)
-    config = dataclasses.replace(TINY_STOP, stop="paper", epochs=40)
-    result = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, config, progress=False,
-                                         probes={"loose": (0.05, 2), "never": (0.0, 1)})
-    assert result["stopped_epoch"] == 40
-    assert result["probes"]["never"] == {"epoch": None}
-    # The probe scores the weights of the epoch it fired at: those a run stopped by the same rule ends with.
-    keras.utils.set_random_seed(0)
-    stopped = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, dataclasses.replace(TINY_STOP, epochs=40),
-                                          progress=False)
-    probe = result["probes"]["loose"]
-    assert probe["epoch"] == stopped["stopped_epoch"] < 40
-    assert probe["test_loss"] == pytest.approx(stopped["test_loss"], rel=1e-5)
-    assert probe["test_loss"] != pytest.approx(result["test_loss"], rel=1e-3)  # Training went on after it.
-    with pytest.raises(ValueError, match="probes watch rules beside the paper's full run"):
-        evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, TINY_STOP, progress=False, probes={"a": (0.1, 1)})
-
-
 def test_a_paper_config_stores_no_stopping_fields_so_older_results_still_match():
     assert set(evaluate.ClassifierConfig().to_dict()) == {
         "epochs", "batch_size", "learning_rate", "val_points", "val_size", "filters", "convs_per_block",

@@ -1,8 +1,24 @@
 """The stop check: a Table 1 cell trained again, scored where each rule fires and at the end."""
 
+import dataclasses
 import json
 
-from latens.research import grid, stop_check
+import keras
+import numpy as np
+import pytest
+
+from latens.research import evaluate, grid, stop_check
+
+# A classifier that learns two blobs in a few epochs, stopped once its loss stays below 0.05 for 2 epochs.
+TINY_STOP = evaluate.ClassifierConfig(epochs=3, filters=(4,), convs_per_block=1, dense_units=(8,), val_points=5,
+                                      val_size=None, stop="converged", stop_loss=0.05, stop_patience=2,
+                                      learning_rate=0.01, precision="float32")
+
+
+def _two_blobs(size):
+    """Two trivially separable classes: black and white images."""
+    x = np.concatenate([np.zeros((size, 8, 8, 1), np.uint8), np.full((size, 8, 8, 1), 255, np.uint8)])
+    return x, np.repeat([0, 1], size)
 
 
 def test_a_checked_cell_gives_both_scores_from_one_training(tmp_path, tiny_grid_config):
@@ -53,3 +69,21 @@ def test_replayed_rules_stop_where_the_rule_fires_and_read_the_next_validation_r
     # Stop at 3: the record at epoch 4 (0.6) against the last (0.8); 3 of 8 epochs.
     assert "| d, n = 10 | 0.01, 1 | 38 % | -20.00 (0.00, -20.00) |" in table
     assert "| d, n = 10 | 1e-06, 1 | 100 % | +0.00 (0.00, +0.00) |" in table
+
+
+def test_probes_score_each_rule_where_it_fires_without_stopping():
+    x, y = _two_blobs(8)
+    keras.utils.set_random_seed(0)
+    config = dataclasses.replace(TINY_STOP, stop="paper", epochs=40)
+    result = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, config, progress=False,
+                                         watchers=[stop_check.Probes({"loose": (0.05, 2), "never": (0.0, 1)})])
+    assert result["stopped_epoch"] == 40
+    assert result["probes"]["never"] == {"epoch": None}
+    # The probe scores the weights of the epoch it fired at: those a run stopped by the same rule ends with.
+    keras.utils.set_random_seed(0)
+    stopped = evaluate.train_and_evaluate((x, y), (x, y), (x, y), 2, dataclasses.replace(TINY_STOP, epochs=40),
+                                          progress=False)
+    probe = result["probes"]["loose"]
+    assert probe["epoch"] == stopped["stopped_epoch"] < 40
+    assert probe["test_loss"] == pytest.approx(stopped["test_loss"], rel=1e-5)
+    assert probe["test_loss"] != pytest.approx(result["test_loss"], rel=1e-3)  # Training went on after it.

@@ -36,8 +36,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -203,7 +203,7 @@ def train_and_evaluate(
     seed: int = 0,
     progress: bool = True,
     distribute: str = "default",
-    probes: Mapping[str, tuple[float, int]] | None = None,
+    watchers: Sequence[EpochWatcher] = (),
 ) -> dict:
     """Trains a fresh classifier on the query set and measures it.
 
@@ -220,10 +220,9 @@ def train_and_evaluate(
       progress: show a progress bar over epochs.
       distribute: a `latens.runtime.DISTRIBUTIONS` name; the batch size stays
         global, so the result matches a single-device run's.
-      probes: name -> `(stop_loss, stop_patience)` of "converged" rules to
-        watch without stopping: when one fires, the test set is measured
-        there, and training goes on. With probes, `config.stop` must be
-        "paper", so one training gives the paper's score and each rule's.
+      watchers: `EpochWatcher`s told every epoch's training loss, which
+        may score the test set there without stopping training (each adds
+        its `report()` to the result, under its `name`).
 
     Returns:
       A JSON-ready dict: `epochs` (the cap), `stop_patience` (the
@@ -234,16 +233,13 @@ def train_and_evaluate(
       `test_accuracy`, `test_loss`, `balanced_accuracy`, `per_class_recall`
       `[num_classes]`, `query_class_counts` `[num_classes]`,
       `seconds_by_part` (wall-clock: `build`, `first_epoch` with its
-      tracing, `train`, `validation`, `probes`, `test`), and with
-      probes `probes`: name -> the test scores and `epoch` where that rule
-      fired (None where it never did).
+      tracing, `train`, `validation`, `test`, and each watcher's `name`
+      where it scored), and each watcher's report under its `name`.
     """
     import keras
 
     from latens import pipelines
 
-    if probes and config.stop != "paper":
-        raise ValueError("probes watch rules beside the paper's full run; use stop='paper' with them")
     import tensorflow as tf
 
     # As for every training in latens (`latens.train`): process-wide, and
@@ -260,7 +256,7 @@ def train_and_evaluate(
     # epochs would otherwise spend much of their time starting up.
     train_ds = pipelines.make_dataset(x, y, batch_size=config.batch_size, shuffle=True, seed=seed, repeat=True)
     val_x, val_y = val if config.val_size is None else (val[0][: config.val_size], val[1][: config.val_size])
-    watch = _Watch(model, epochs, len(y), config, pipelines.make_dataset(val_x, val_y, batch_size=512), probes or {},
+    watch = _Watch(model, epochs, len(y), config, pipelines.make_dataset(val_x, val_y, batch_size=512), watchers,
                    lambda: score_test_set(model, test, num_classes), progress, clock)
 
     class Callback(keras.callbacks.Callback):
@@ -285,9 +281,21 @@ def train_and_evaluate(
         "query_class_counts": np.bincount(y, minlength=num_classes).tolist(),
         "seconds_by_part": clock.totals(),
     }
-    if probes:
-        result["probes"] = watch.probe_results()
+    for watcher in watchers:
+        result[watcher.name] = watcher.report()
     return result
+
+
+class EpochWatcher(Protocol):
+    """Watches a classifier's training epoch by epoch (`train_and_evaluate(watchers=...)`)."""
+
+    name: str
+
+    def epoch_end(self, epoch: int, loss: float, score_test: Callable[[], dict]) -> bool:
+        """Sees (1-based) `epoch`'s training loss; may call `score_test()`. True when it scored (timed as `name`)."""
+
+    def report(self) -> dict:
+        """What it saw, JSON-ready."""
 
 
 class _Clock:
@@ -307,10 +315,10 @@ class _Clock:
 
 
 class _Watch:
-    """What happens at each epoch's end: validation records, the stopping rule and the probes."""
+    """What happens at each epoch's end: validation records, the stopping rule and the watchers."""
 
     def __init__(self, model, epochs: int, n: int, config: ClassifierConfig, val_ds,
-                 probes: Mapping[str, tuple[float, int]], score_test, progress: bool, clock: _Clock):
+                 watchers: Sequence[EpochWatcher], score_test, progress: bool, clock: _Clock):
         from tqdm.auto import tqdm
 
         self.model, self.val_ds, self.score_test, self.clock = model, val_ds, score_test, clock
@@ -318,8 +326,7 @@ class _Watch:
         self.stop_rule = None
         if config.stop == "converged":
             self.stop_rule = ConvergenceRule(config.stop_loss, patience_for(n, config.stop_patience))
-        self.probes = {name: ConvergenceRule(*rule) for name, rule in probes.items()}
-        self.probed: dict[int, dict] = {}
+        self.watchers = watchers
         self.losses: list[float] = []
         self.history = {key: [] for key in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")}
         self.bar = tqdm(total=epochs, desc="classifier", unit="epoch", disable=not progress, leave=False)
@@ -328,10 +335,9 @@ class _Watch:
         """Handles the end of (1-based) `epoch`; True when training should stop."""
         self.bar.update(1)
         self.losses.append(float(logs["loss"]))
-        for rule in self.probes.values():
-            if rule.update(epoch, logs["loss"]) and epoch not in self.probed:
-                self.probed[epoch] = self.score_test()
-                self.clock.lap("probes")
+        for watcher in self.watchers:
+            if watcher.epoch_end(epoch, float(logs["loss"]), self.score_test):
+                self.clock.lap(watcher.name)
         stopping = self.stop_rule is not None and self.stop_rule.update(epoch, logs["loss"])
         if epoch in self.record_at or stopping:
             self._record(epoch, logs)
@@ -345,11 +351,6 @@ class _Watch:
             self.history[key].append(value)
         self.bar.set_postfix(val_accuracy=f"{scores['accuracy']:.3f}")
         self.clock.lap("validation")
-
-    def probe_results(self) -> dict:
-        """Probe name -> the epoch its rule fired (None if never) and the test scores there."""
-        return {name: {"epoch": rule.fired_at, **self.probed.get(rule.fired_at, {})}
-                for name, rule in self.probes.items()}
 
 
 def score_test_set(model, test: tuple[np.ndarray, np.ndarray], num_classes: int) -> dict:

@@ -4,8 +4,8 @@ Each checked cell (dataset, n, row, seed) of a Table 1 workdir is trained
 again on the query that cell stored, with the cell's own classifier config
 and seed, for the paper's full epoch count, while the "converged" rule
 (`evaluate.ConvergenceRule`) is watched beside it
-(`evaluate.train_and_evaluate(probes=...)`): the test set is measured when
-the rule fires and again at the paper's last epoch. One training gives both
+(`Probes`, an `evaluate.EpochWatcher`): the test set is measured when the
+rule fires and again at the paper's last epoch. One training gives both
 scores, so their paired difference is exact: the same weights up to the
 moment the rule fires. Other candidate rules can be watched in the same run
 (`StopCheckConfig.candidates`).
@@ -87,6 +87,36 @@ class StopCheckConfig:
         return rules
 
 
+class Probes:
+    """Watches "converged" rules beside a full run without stopping it (an `evaluate.EpochWatcher`).
+
+    When a rule fires, the test set is scored there, and training goes on,
+    so one training gives the paper's score and each rule's. Its report,
+    `probes` in a result: rule name -> the `epoch` it fired at (None if it
+    never did) and the test scores there.
+
+    Args:
+      rules: name -> `(stop_loss, stop_patience)`.
+    """
+
+    name = "probes"
+
+    def __init__(self, rules: dict[str, tuple[float, int]]):
+        self.rules = {name: evaluate.ConvergenceRule(*rule) for name, rule in rules.items()}
+        self.scored: dict[int, dict] = {}
+
+    def epoch_end(self, epoch: int, loss: float, score_test) -> bool:
+        fired = [rule for rule in self.rules.values() if rule.update(epoch, loss)]
+        if fired and epoch not in self.scored:
+            self.scored[epoch] = score_test()
+            return True
+        return False
+
+    def report(self) -> dict:
+        return {name: {"epoch": rule.fired_at, **self.scored.get(rule.fired_at, {})}
+                for name, rule in self.rules.items()}
+
+
 def _named(text: str) -> str:
     if not text:
         raise ValueError("a name is needed")
@@ -149,12 +179,15 @@ def _check_cell(config: StopCheckConfig, cell: tuple[str, int, str, int], splits
         name: tuple(value) if isinstance(value, list) else value
         for name, value in stored["config"]["classifier"].items()
     })
+    if classifier.stop != "paper":
+        raise ValueError(f"cell {_relative(*cell)}: its classifier stops by rule {classifier.stop!r}; the check "
+                         "watches rules beside the paper's full run, so the stored cell must use 'paper'")
     indices = np.asarray(stored["query_indices"])
     keras.utils.set_random_seed(seed)
     started = time.time()
     scores = evaluate.train_and_evaluate(
         (split.pool[0][indices], split.pool[1][indices]), split.val, split.test, split.num_classes,
-        classifier, seed=seed, progress=False, probes=config.rules(),
+        classifier, seed=seed, progress=False, watchers=[Probes(config.rules())],
     )
     return {
         "config": {**stored["config"], "rules": config.rules()},
