@@ -10,8 +10,9 @@ damaged backup under a final name. `restore(model)` loads the newest backup
 that loads cleanly; a damaged one (a disk error, a file changed by hand) is
 reported and the one before it is tried, and with none left training starts
 over. Nothing here stops a run but a disk too full for the next backup
-(`OSError`, checked before writing it: h5py crashes the process when the
-disk fills while it writes).
+(an `OSError`: the weights file is written in memory and copied into place
+with ordinary writes, since h5py crashes the process when the disk fills
+while it writes, and the room is checked before).
 
 `FiniteLossGuard` ends training at the first batch whose loss is not
 finite, with `NonFiniteLossError`, before any backup of the damaged weights
@@ -27,6 +28,7 @@ import os
 import pathlib
 import re
 import shutil
+import tempfile
 
 import keras
 import numpy as np
@@ -117,7 +119,12 @@ class EpochBackups(keras.callbacks.Callback):
         self._check_room()
         staging = fileio.make_fresh_dir(self.folder, f".epoch-{epoch:05d}.")
         try:
-            self.model.save_weights(staging / _WEIGHTS)
+            # HDF5 writes through its own C calls, and a disk that fills under
+            # them crashes the process: it writes in memory, and a Python
+            # copy (whose full disk is an OSError) puts the file in place.
+            with tempfile.TemporaryDirectory(prefix="latens-backup-", dir=_memory_folder()) as scratch:
+                self.model.save_weights(os.path.join(scratch, _WEIGHTS))
+                shutil.copyfile(os.path.join(scratch, _WEIGHTS), staging / _WEIGHTS)
             fileio.write_text(staging / _META, json.dumps({"epoch": epoch}))
         except BaseException:  # A full disk, say: free what was written (a kill leaves it to `restore`).
             fileio.remove_tree(staging)
@@ -161,6 +168,12 @@ class EpochBackups(keras.callbacks.Callback):
             value = variable.numpy()
             if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
                 raise ValueError(f"variable {variable.path} is not finite")
+
+
+def _memory_folder() -> str | None:
+    """A folder kept in memory (Linux's /dev/shm) where one can write, else None (the system's temporary folder)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
 class FiniteLossGuard(keras.callbacks.Callback):

@@ -48,7 +48,10 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = fresh_path(path.parent, f".{path.stem}.", f".tmp{path.suffix}")
-    os.close(os.open(tmp, _EXCLUSIVE, 0o666))
+    try:
+        os.close(os.open(tmp, _EXCLUSIVE, 0o666))
+    except OSError as error:  # Name the file being written, not its temporary name.
+        raise OSError(error.errno, error.strerror, os.fspath(path)) from error
     try:
         try:
             write(os.fspath(tmp))
@@ -138,6 +141,12 @@ def first_link(path: str | os.PathLike) -> pathlib.Path | None:
     return None
 
 
+def is_temporary(name: str, *, stems=None) -> bool:
+    """Whether a file name is one of `write_atomically`'s temporary names (of a file with one of `stems`)."""
+    match = _TEMPORARY.match(name)
+    return bool(match) and (stems is None or match.group("stem") in stems)
+
+
 def remove_temporaries(folder: str | os.PathLike, *, stems=None, recursive: bool = False) -> list[pathlib.Path]:
     """Removes the temporary files of writes that a kill or a full disk interrupted.
 
@@ -153,8 +162,7 @@ def remove_temporaries(folder: str | os.PathLike, *, stems=None, recursive: bool
     removed = []
     for root, subfolders, names in os.walk(folder, followlinks=False):
         for name in names:
-            match = _TEMPORARY.match(name)
-            if match and (stems is None or match.group("stem") in stems):
+            if is_temporary(name, stems=stems):
                 path = pathlib.Path(root, name)
                 path.unlink(missing_ok=True)
                 removed.append(path)

@@ -1,6 +1,8 @@
 """latens.choose: the in-memory API shares the folder command's options, checks and caching."""
 
 import json
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import latens
 from latens import data
 from latens.checks import InputError
 from latens.select import choice
+from latens.select.images import fit_array
 
 TINY = {"image_size": 16, "channels": 1, "width": 1 / 16, "epochs": 1, "ae": "cae", "batch_size": 32}
 
@@ -161,3 +164,110 @@ def test_one_image_is_refused_with_how_to_pass_it(shape):
 def test_simclr_refuses_batches_of_one_image(options, count, message):
     with pytest.raises(InputError, match=message):
         latens.choose(np.zeros((count, 16, 16), np.uint8), 1, **{**TINY, "ae": "simclr", **options})
+
+
+# -- review fixes --------------------------------------------------------------
+
+
+def _mixed_sizes(digits):
+    """The digits at two sizes: half 28 x 28, half cropped to 24 x 20, as single grey images [H, W]."""
+    return [image for image in digits[:48, ..., 0]] + [image for image in digits[48:, 2:26, 4:24, 0]]
+
+
+def _each_fitted(singles, config):
+    """What choose should train on: every image fitted on its own, as a file would be."""
+    return np.concatenate([fit_array(image[None], config["image_size"], config["channels"]) for image in singles])
+
+
+def test_a_list_of_images_of_different_sizes_fits_each_image(digits, tmp_path):
+    mixed = _mixed_sizes(digits)
+    expected = latens.choose(_each_fitted(mixed, TINY), 8, cache_dir=tmp_path, **TINY)
+    np.testing.assert_array_equal(latens.choose(mixed, 8, cache_dir=tmp_path, **TINY), expected)
+    assert len(list(tmp_path.iterdir())) == 1  # The same pixels, so the same cached model.
+
+
+def test_datasets_of_images_of_different_sizes_fit_each_image(digits, tmp_path):
+    colour = [np.repeat(image[..., None], 3, axis=-1) for image in _mixed_sizes(digits)]
+    expected = latens.choose(_each_fitted(colour, TINY), 8, cache_dir=tmp_path, **TINY)
+    singles = tf.data.Dataset.from_generator(lambda: iter(colour),
+                                             output_signature=tf.TensorSpec((None, None, 3), tf.uint8))
+    np.testing.assert_array_equal(latens.choose(singles, 8, cache_dir=tmp_path, **TINY), expected)
+    dicts = tf.data.Dataset.from_generator(
+        lambda: ({"image": image, "label": 0} for image in colour),
+        output_signature={"image": tf.TensorSpec((None, None, 3), tf.uint8), "label": tf.TensorSpec((), tf.int32)})
+    np.testing.assert_array_equal(latens.choose(dicts, 8, cache_dir=tmp_path, **TINY), expected)
+    batches = tf.data.Dataset.from_generator(lambda: iter([np.stack(colour[:48]), np.stack(colour[48:])]),
+                                             output_signature=tf.TensorSpec((None, None, None, 3), tf.uint8))
+    np.testing.assert_array_equal(latens.choose(batches, 8, cache_dir=tmp_path, **TINY), expected)
+
+
+def test_a_list_of_images_of_one_size_is_the_array(digits, tmp_path):
+    expected = latens.choose(digits, 8, cache_dir=tmp_path, **TINY)
+    np.testing.assert_array_equal(latens.choose(list(digits), 8, cache_dir=tmp_path, **TINY), expected)
+
+
+def test_an_image_of_a_list_that_is_not_an_image_is_named():
+    mixed = [np.zeros((16, 16), np.uint8)] * 39 + [np.zeros((5, 16, 16), np.uint8)]
+    with pytest.raises(InputError, match=r"^images\[39\] must be one image, \[H, W\] or \[H, W, 1 or 3\], "
+                                         r"got shape \(5, 16, 16\)$"):
+        latens.choose(mixed, 8, **TINY)
+    floats = [np.zeros((16, 16))] * 39 + [np.full((12, 12), 2.0)]
+    with pytest.raises(InputError, match=r"^images\[39\] must be uint8, or floats in \[0, 1\], got float64"):
+        latens.choose(floats, 8, **TINY)
+
+
+def test_a_dataset_of_unknown_length_warns_and_shows_its_progress(monkeypatch, caplog, capsys):
+    def images():
+        for _ in range(600):
+            yield np.zeros((128, 128), np.uint8)
+
+    unknown = tf.data.Dataset.from_generator(images, output_signature=tf.TensorSpec((128, 128), tf.uint8))
+    monkeypatch.setattr(choice, "_memory_bytes", lambda: 16 * 2**20)  # A bound of 8 MiB: 512 images.
+    with pytest.raises(InputError, match="more than 8 MiB"):
+        latens.choose(unknown, 8, progress=True, **TINY)
+    (warning,) = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert "length is unknown" in warning and "until it ends" in warning and "8 MiB" in warning
+    assert ".take(n)" in warning
+    assert "reading the dataset" in capsys.readouterr().err  # The bar, counting images.
+    caplog.clear()
+    known = tf.data.Dataset.from_tensor_slices(np.zeros((600, 128, 128), np.uint8))
+    with pytest.raises(InputError, match="more than 8 MiB"):
+        latens.choose(known, 8, progress=True, **TINY)
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
+    assert "reading the dataset" not in capsys.readouterr().err
+
+
+def test_a_cache_dir_that_is_a_file_is_refused(digits, tmp_path):
+    (tmp_path / "cache").write_text("")
+    with pytest.raises(InputError, match=rf"^cache_dir {tmp_path / 'cache'} is a file, not a folder$"):
+        latens.choose(digits, 8, cache_dir=tmp_path / "cache", **TINY)
+
+
+def test_a_cache_dir_that_cannot_be_created_is_refused(digits, tmp_path, monkeypatch):
+    # The tests may run as root, whom permissions do not stop: refuse as the file system would.
+    locked = tmp_path / "locked"
+    mkdir = pathlib.Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if self.is_relative_to(locked):
+            raise PermissionError(13, "Permission denied", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
+    with pytest.raises(InputError, match=rf"^cache_dir {locked / 'cache'} cannot be created: Permission denied$"):
+        latens.choose(digits, 8, cache_dir=locked / "cache", **TINY)
+
+
+def test_an_unknown_option_is_refused_with_the_valid_ones(digits):
+    with pytest.raises(InputError, match=r"^unknown option foo; latens\.choose's options are n, strategy, ae, .*"
+                                         r"follow_links, cache_dir, retrain, progress$"):
+        latens.choose(digits, 5, foo=1, **TINY)
+    with pytest.raises(InputError, match=r"^unknown options bar, foo; "):
+        latens.choose(digits, 5, foo=1, bar=2, **TINY)
+
+
+@pytest.mark.parametrize("empty", [np.zeros((0, 28, 28), np.uint8), np.zeros((0, 28, 28, 3), np.uint8), []])
+def test_no_images_are_refused_as_no_images(empty):
+    shape = np.asarray(empty).shape
+    with pytest.raises(InputError, match=rf"^images must hold at least one image, got shape {re.escape(str(shape))}$"):
+        latens.choose(empty, 5, **TINY)

@@ -203,3 +203,13 @@ def test_ctrl_c_ends_with_one_line_saying_a_rerun_resumes(uninterrupted, tmp_pat
     assert stderr.strip().splitlines()[-1] == ("latens-select: interrupted; run the same command again to resume "
                                                "(finished epochs are kept)")
     assert not (tmp_path / "out" / ".latens.lock").exists()
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line_too(tmp_path):
+    run = subprocess.Popen([str(COMMAND), f"--images={tmp_path}", f"--out={tmp_path / 'out'}"],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # TensorFlow takes seconds to load.
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("latens-select: interrupted")

@@ -124,6 +124,7 @@ def test_no_space_at_any_write_is_one_line_leaves_nothing_and_a_rerun_completes(
     message = str(raised.value)
     assert "\n" not in message and message.startswith("no space left on the device writing "), message
     assert "free some space, then run the same command again" in message
+    assert ".tmp" not in message  # The file being written, not its temporary name.
     assert leftovers(out) == [] if out.exists() else True
     folder.choose(images, out, config, progress=False)
     assert read_query(out) == read_query(reference(config)) and leftovers(out) == []
@@ -240,3 +241,14 @@ def test_out_may_be_a_mount_point_under_a_read_only_parent(images, tmp_path, tmp
             folder.choose(images, parent / "new", FAST, progress=False)
     finally:
         subprocess.run(["umount", "-l", str(out)], capture_output=True)
+
+
+@pytest.mark.parametrize("where", ["cache/images.npy", "cache/images.json"])
+def test_a_folder_where_the_cache_keeps_a_file_is_one_line(images, reference, tmp_path, where):
+    out = tmp_path / "out"
+    shutil.copytree(reference(FAST), out, symlinks=True)
+    (out / where).unlink()
+    (out / where / "mine").mkdir(parents=True)
+    with pytest.raises(InputError, match=rf"{where} is a folder where latens writes a file"):
+        folder.choose(images, out, dataclasses.replace(FAST, image_size=20), progress=False)
+    assert (out / where / "mine").is_dir() and read_query(out) == read_query(reference(FAST))

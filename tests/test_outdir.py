@@ -55,7 +55,7 @@ def test_a_rerun_keeps_every_file_it_did_not_write_and_drops_its_own_stale_outpu
     (out / "photos" / "0.png").write_bytes(b"png")
     (out / ".notes").write_text("mine")
     fewer = ("a.csv", "done.json")
-    with outdir.OutputFolder(out, fewer) as folder:
+    with outdir.OutputFolder(out, fewer, known=OUTPUTS) as folder:
         folder.publish(write_set("second", fewer))
     assert (out / "labels.csv").read_text() == "file,label\n"
     assert (out / "photos" / "0.png").read_bytes() == b"png" and (out / ".notes").read_text() == "mine"
@@ -248,13 +248,20 @@ def test_a_link_anywhere_under_the_cache_is_refused_and_never_followed(tmp_path,
     assert contents(out) == dict.fromkeys(OUTPUTS, "first")
 
 
-def test_an_output_replaced_by_a_link_is_replaced_not_followed(tmp_path):
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "precious").write_text("keep")
+def published_beside(tmp_path, victim_file):
+    """`out` holding a published set, and a file of someone's outside it (`tmp_path / victim_file`)."""
+    victim = tmp_path / victim_file
+    victim.parent.mkdir(parents=True)
+    victim.write_text("keep")
     out = tmp_path / "out"
     with outdir.OutputFolder(out, OUTPUTS) as folder:
         folder.publish(write_set("first"))
+    return out, victim
+
+
+def test_an_output_replaced_by_a_link_is_replaced_not_followed(tmp_path):
+    out, precious = published_beside(tmp_path, "outside/precious")
+    outside = precious.parent
     for name in OUTPUTS:
         (out / name).unlink()
         (out / name).symlink_to(outside / "precious")
@@ -263,3 +270,95 @@ def test_an_output_replaced_by_a_link_is_replaced_not_followed(tmp_path):
     assert (outside / "precious").read_text() == "keep"
     assert contents(out) == dict.fromkeys(OUTPUTS, "second")
     assert not any((out / name).is_symlink() for name in OUTPUTS)
+
+
+def test_latens_own_leftovers_in_a_folder_it_had_not_yet_marked_are_removed_not_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "..latens.0123456789ab.tmp.lock").write_text("killed while writing the lock")
+    (out / "..latens-output.0123456789ab.tmp").write_text("killed while writing the marker")
+    with outdir.OutputFolder(out, OUTPUTS) as folder:
+        folder.publish(write_set("first"))
+    assert hidden_leftovers(out) == []
+
+
+@pytest.mark.parametrize("where", ["a.csv", "done.json", outdir.MARKER, outdir.LOCK])
+def test_a_folder_where_latens_writes_a_file_is_one_line_and_the_set_is_kept(tmp_path, where):
+    out = tmp_path / "out"
+    with outdir.OutputFolder(out, OUTPUTS) as folder:
+        folder.publish(write_set("first"))
+    others = tuple(name for name in OUTPUTS if name != where)
+    before = contents(out, others)
+    if os.path.lexists(out / where):
+        (out / where).unlink()
+    (out / where / "mine").mkdir(parents=True)
+    with pytest.raises(InputError, match=rf"{where} is a folder where latens writes a file; move it out of"):
+        with outdir.OutputFolder(out, OUTPUTS):
+            pass
+    assert (out / where / "mine").is_dir()
+    assert contents(out, others) == before
+
+
+def test_a_cache_that_is_a_file_is_one_line(tmp_path):
+    out = tmp_path / "out"
+    with outdir.OutputFolder(out, OUTPUTS):
+        pass
+    (out / "cache").write_text("mine")
+    with pytest.raises(InputError, match="cache is a file where latens keeps its cache"):
+        with outdir.OutputFolder(out, OUTPUTS):
+            pass
+    assert (out / "cache").read_text() == "mine"
+
+
+def test_a_marker_naming_other_files_or_paths_deletes_none_of_them(tmp_path):
+    out, victim_file = published_beside(tmp_path, "victim/file")
+    victim = victim_file.parent
+    (out / "labels.csv").write_text("mine")
+    (out / "photos").mkdir()
+    (out / "photos" / "0.png").write_text("mine")
+    planted = ["../victim/file", str(victim / "file"), "photos/0.png", "labels.csv", "a.csv"]
+    (out / outdir.MARKER).write_text(json.dumps({"outputs": planted}))
+    with outdir.OutputFolder(out, OUTPUTS[1:], known=OUTPUTS) as folder:  # a.csv is stale: latens' own, dropped.
+        folder.publish(write_set("second", OUTPUTS[1:]))
+    assert (victim / "file").read_text() == "keep" and (out / "labels.csv").read_text() == "mine"
+    assert (out / "photos" / "0.png").read_text() == "mine" and not (out / "a.csv").exists()
+
+
+def test_a_marker_that_is_a_link_is_refused(tmp_path):
+    out = tmp_path / "out"
+    with outdir.OutputFolder(out, OUTPUTS):
+        pass
+    (tmp_path / "planted.json").write_text(json.dumps({"outputs": ["../planted.json"]}))
+    (out / outdir.MARKER).unlink()
+    (out / outdir.MARKER).symlink_to(tmp_path / "planted.json")
+    with pytest.raises(InputError, match="is a symbolic link; latens reads its own marker only"):
+        with outdir.OutputFolder(out, OUTPUTS):
+            pass
+    assert (tmp_path / "planted.json").exists()
+
+
+def test_an_unmarked_folder_is_latens_only_if_an_earlier_version_wrote_it(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "done.json").write_text('{"mine": 1}')  # A person's file that happens to share an output's name.
+    with pytest.raises(InputError, match=r"holds other files \(done.json\) and is not a latens output folder"):
+        with outdir.OutputFolder(mine, OUTPUTS):
+            pass
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "config.json").write_text(json.dumps({"images_read": 5, "train": {}}))
+    (legacy / "cache").mkdir()
+    with outdir.OutputFolder(legacy, ("config.json",)):
+        assert outdir.is_output_folder(legacy)
+
+
+def test_what_an_earlier_version_left_beside_out_is_taken_back(tmp_path):
+    out = tmp_path / "out"
+    with outdir.OutputFolder(out, OUTPUTS):
+        pass
+    building = tmp_path / ".out.latens-0123456789ab"  # Killed while building its set beside `out`.
+    (building / "cache" / "model").mkdir(parents=True)
+    (building / "cache" / "model" / "DONE").write_text("trained")
+    with outdir.OutputFolder(out, OUTPUTS):
+        assert (out / "cache" / "model" / "DONE").read_text() == "trained"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

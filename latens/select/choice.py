@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 import pathlib
@@ -27,6 +28,7 @@ from typing import ClassVar
 import keras
 import numpy as np
 import tensorflow as tf
+import tqdm
 from absl import logging
 
 from latens import checks, data, representations, runtime, sampling, train
@@ -222,18 +224,22 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
 
     Args:
       images_or_dataset: uint8 images (or floats in [0, 1]) `[N, H, W]` or
-        `[N, H, W, 1 or 3]` (one image is `x[None]`, a batch of one), or a
-        finite `tf.data.Dataset` of such images (single images or batches;
-        `(image, label)` elements and dicts, as tensorflow-datasets gives
-        them, use the images, a dict's under "image"). A dataset is read
-        into memory, up to half the memory available (see `_dataset_images`).
+        `[N, H, W, 1 or 3]` (one image is `x[None]`, a batch of one), a list
+        of single images `[H, W]` or `[H, W, 1 or 3]` (of any sizes), or a
+        finite `tf.data.Dataset` of such images (single images or batches,
+        of any sizes; `(image, label)` elements and dicts, as
+        tensorflow-datasets gives them, use the images, a dict's under
+        "image"). Every image is brought to `image_size` as a file would be.
+        A dataset is read into memory, up to half the memory available (see
+        `_dataset_images`).
       n: how many to choose.
       seed: seed of training and selection.
-      cache_dir: a folder to keep the trained model in, so that a second call
-        with the same images and options reuses it; None trains in a
-        temporary folder, removed afterwards.
+      cache_dir: a folder to keep the trained model in (created if need be),
+        so that a second call with the same images and options reuses it;
+        None trains in a temporary folder, removed afterwards.
       retrain: train anew even when `cache_dir` holds a model that fits.
-      progress: show progress bars.
+      progress: show progress bars (also while reading a dataset of unknown
+        length).
       **options: `ChoiceConfig` fields (`strategy`, `ae`, `epochs`,
         `image_size`, `channels`, ...), with the same defaults as latens-select.
 
@@ -241,18 +247,64 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
       int64 `[n]`: indices into the images, in the order to label them.
 
     Raises:
-      InputError: bad options or images, too few images for n, an infinite
-        dataset, or images or a model too big for this machine's memory.
+      InputError: unknown or bad options, bad images, too few images for n,
+        an infinite dataset, images or a model too big for this machine's
+        memory, or a cache_dir that is not a folder or cannot be created.
     """
+    _check_options(options)
     config = ChoiceConfig(n=n, seed=seed, **options)
     check_memory(config)
-    x = images.fit_array(_as_array(images_or_dataset), config.image_size, config.channels, config.fit)
+    # Before the images are read and a model trained, which can take long.
+    cache = _cache_folder(cache_dir)
+    x = _as_array(images_or_dataset, config, progress=progress)
     check_count(len(x), "in the array", config, readable=True)
     digest = _digest(x)
     with tempfile.TemporaryDirectory(prefix="latens-") as scratch:
-        model_dir = pathlib.Path(cache_dir or scratch) / digest
+        model_dir = (cache or pathlib.Path(scratch)) / digest
         return embed_and_select(x, config, model_dir, name=f"array:{digest}", retrain=retrain,
                                 progress=progress).query
+
+
+def _check_options(options: dict) -> None:
+    """`InputError` naming the options (of `choose`'s `**options`) that are neither `ChoiceConfig` fields nor keywords.
+
+    Without it an unknown option is a bare `TypeError` of the dataclass,
+    which does not say which options there are.
+    """
+    fields = [field.name for field in dataclasses.fields(ChoiceConfig)]
+    unknown = sorted(set(options) - set(fields))
+    if not unknown:
+        return
+    keywords = [name for name, parameter in inspect.signature(choose).parameters.items()
+                if parameter.kind is parameter.KEYWORD_ONLY and name not in fields]
+    raise InputError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; latens.choose's "
+                     f"options are {', '.join(fields + keywords)}")
+
+
+def _cache_folder(cache_dir: str | os.PathLike | None) -> pathlib.Path | None:
+    """`cache_dir` as a folder that exists (created if need be), or None for none.
+
+    Checked before the images are read and the model is trained, so that a
+    cache_dir that cannot hold the model fails at once, in one line, not
+    as an `OSError` traceback after the training.
+
+    Raises:
+      InputError: not a path, a file, or a folder that cannot be created or written to.
+    """
+    if cache_dir is None or cache_dir == "":  # "" as None: the temporary folder, as before.
+        return None
+    if not isinstance(cache_dir, (str, os.PathLike)):
+        raise InputError(f"cache_dir must be a path (str or os.PathLike) or None, got {cache_dir!r}")
+    path = pathlib.Path(cache_dir)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"cache_dir {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cache_dir {path} cannot be created: {error.strerror or error}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"cache_dir {path} is not writable, so the model cannot be kept there")
+    return path
 
 
 def check_memory(config: ChoiceConfig) -> None:
@@ -337,25 +389,78 @@ def _train(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name
                        verbose="auto" if progress else 0)
 
 
-def _as_array(images_or_dataset) -> np.ndarray:
-    """The images of an array, or of a `tf.data.Dataset` of single images or of batches, as one array."""
+def _as_array(images_or_dataset, config: ChoiceConfig, *, progress: bool = False) -> np.ndarray:
+    """The images of an array, a list of images or a `tf.data.Dataset`, fitted to `config`: uint8 `[N, S, S, C]`.
+
+    Images of one shape are fitted as one array. Images of different sizes
+    (a list's, or a dataset's elements) cannot be one array, so each is
+    fitted on its own, as `images.fit_array(image[None], ...)` (the resizing
+    a file gets), and the fitted images are joined.
+
+    Args:
+      images_or_dataset: what `choose` was given.
+      config: the options (`image_size`, `channels`, `fit`).
+      progress: show a progress bar while reading a dataset of unknown length.
+
+    Raises:
+      InputError: no images, one image instead of a batch, or images that
+        `images.fit_array` refuses.
+    """
     if hasattr(images_or_dataset, "as_numpy_iterator"):
-        return _dataset_images(images_or_dataset)
+        batches = _dataset_images(images_or_dataset, progress=progress)
+        if len({batch.shape[1:] for batch in batches}) == 1:
+            return _fit(np.concatenate(batches), config)
+        # An empty batch has no image to fit (fit_array refuses it), and adds none.
+        return np.concatenate([_fit(batch, config, f"dataset element {i}") for i, batch in enumerate(batches)
+                               if len(batch)])
+    if isinstance(images_or_dataset, (list, tuple)) and len(images_or_dataset):
+        singles = []
+        for i, image in enumerate(images_or_dataset):
+            try:
+                singles.append(np.asarray(image))
+            except ValueError:  # NumPy's word for nested lists of different lengths.
+                raise InputError(f"images[{i}] must be one image, [H, W] or [H, W, 1 or 3], got a ragged "
+                                 "sequence") from None
+        if len({image.shape for image in singles}) > 1:
+            return np.concatenate([_fit(_single(image, f"images[{i}]"), config, f"images[{i}]")
+                                   for i, image in enumerate(singles)])
     x = np.asarray(images_or_dataset)
+    # Checked here: `images.fit_array` adds the channel axis first, and its
+    # shape error would name a shape the caller never passed.
+    if x.ndim and not len(x):
+        raise InputError(f"images must hold at least one image, got shape {x.shape}")
     # Read as a batch, one [H, W, 3] image would be H grey images 3 pixels wide.
     if x.ndim == 3 and x.shape[-1] in (1, 3):
         raise InputError(f"images must be a batch, [N, H, W] (grey) or [N, H, W, 1 or 3], got shape {x.shape}, which "
                          "looks like one image [H, W, C]: pass one image as x[None], a batch of one (grey images "
                          "are [N, H, W])")
-    return x
+    return _fit(x, config)
+
+
+def _single(image: np.ndarray, name: str) -> np.ndarray:
+    """One image `[H, W]` or `[H, W, 1 or 3]` as a batch of one, for `_fit`."""
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
+        raise InputError(f"{name} must be one image, [H, W] or [H, W, 1 or 3], got shape {image.shape}")
+    return image[None]
+
+
+def _fit(x: np.ndarray, config: ChoiceConfig, name: str | None = None) -> np.ndarray:
+    """`images.fit_array` with `config`'s size, channels and fit; `name` names a part of the images in its errors."""
+    try:
+        return images.fit_array(x, config.image_size, config.channels, config.fit)
+    except InputError as error:
+        if name is None:
+            raise
+        # fit_array's messages begin "images must ...": say which of them.
+        raise InputError(str(error).replace("images", name, 1)) from None
 
 
 # The bound of a dataset's images where the machine's free memory is unknown.
 _UNKNOWN_MEMORY_BOUND = 4 * 2**30
 
 
-def _dataset_images(dataset: tf.data.Dataset) -> np.ndarray:
-    """A dataset's images as one array, read up to a bound so that a dataset without end cannot hang.
+def _dataset_images(dataset: tf.data.Dataset, *, progress: bool = False) -> list[np.ndarray]:
+    """A dataset's images as batches, one per element, read up to a bound so that a dataset without end cannot hang.
 
     An infinite dataset (`dataset.cardinality()` is `INFINITE_CARDINALITY`,
     e.g. after `.repeat()`) is refused before it is read. Any other is read
@@ -364,7 +469,21 @@ def _dataset_images(dataset: tf.data.Dataset) -> np.ndarray:
     the array they are joined into are both held at once, so more could not
     be joined anyway, and a dataset of unknown length (after `.filter`, or
     from a generator) that never ends stops there with an `InputError`
-    instead of growing until the machine runs out of memory.
+    instead of growing until the machine runs out of memory. Reading up to
+    that bound can take minutes, so a dataset of unknown length is announced
+    with a warning that states the bound, and read under a progress bar.
+
+    Args:
+      dataset: single images or batches, or `(image, label)` or dict elements (`_image_of`).
+      progress: show a progress bar (counting images) while reading a dataset of unknown length.
+
+    Returns:
+      One array per element, `[B, H, W]` or `[B, H, W, C]`: a single image
+      is a batch of one. Elements may differ in size.
+
+    Raises:
+      InputError: the dataset is infinite, holds no images, or its images
+        pass the bound.
     """
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
@@ -375,20 +494,27 @@ def _dataset_images(dataset: tf.data.Dataset) -> np.ndarray:
         bound, limit = available // 2, f"half the {_size(available)} of memory available"
     else:
         bound, limit = _UNKNOWN_MEMORY_BOUND, "the bound for a machine whose free memory is unknown"
-    endless = (", and a dataset of unknown length (after .filter, or from a generator) may never end"
-               if cardinality == tf.data.UNKNOWN_CARDINALITY else "")
-    elements, size = [], 0
-    for element in dataset.as_numpy_iterator():
-        element = _image_of(element)
-        size += element.nbytes
-        if size > bound:
-            raise InputError(f"the dataset's images take more than {_size(bound)}, {limit}{endless}: bound it "
-                             "with .take(n), or choose among fewer images at a time")
-        elements.append(element)
-    if not elements:
+    unknown = cardinality == tf.data.UNKNOWN_CARDINALITY
+    endless = ", and a dataset of unknown length (after .filter, or from a generator) may never end" if unknown else ""
+    if unknown:
+        logging.warning("The dataset's length is unknown (after .filter, or from a generator): it is read until it "
+                        "ends or its images take more than %s, %s; bound it with .take(n) to read n elements at "
+                        "most.", _size(bound), limit)
+    batches, size, batched = [], 0, None
+    with tqdm.tqdm(desc="reading the dataset", unit="img", disable=not (progress and unknown)) as bar:
+        for element in dataset.as_numpy_iterator():
+            element = _image_of(element)
+            size += element.nbytes
+            if size > bound:
+                raise InputError(f"the dataset's images take more than {_size(bound)}, {limit}{endless}: bound it "
+                                 "with .take(n), or choose among fewer images at a time")
+            if batched is None:  # Decided by the first element, so that every element is read alike.
+                batched = element.ndim == 4 or (element.ndim == 3 and element.shape[-1] not in (1, 3))
+            batches.append(element if batched else element[None])
+            bar.update(len(batches[-1]))
+    if not sum(len(batch) for batch in batches):
         raise InputError("the dataset holds no images")
-    batched = elements[0].ndim == 4 or (elements[0].ndim == 3 and elements[0].shape[-1] not in (1, 3))
-    return np.concatenate(elements) if batched else np.stack(elements)
+    return batches
 
 
 def _image_of(element) -> np.ndarray:

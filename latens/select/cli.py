@@ -21,12 +21,31 @@ runs one replica on the CPU (splitting the CPU into logical devices would
 have to happen before TensorFlow starts, and gains nothing).
 """
 
+import os
 import re
+import signal
 import sys
 
 from absl import app, flags
 
 from latens import runtime
+
+INTERRUPTED = "latens-select: interrupted; run the same command again to resume (finished epochs are kept)"
+# Standard error as the command started with it: while TensorFlow loads, fd 2 points at the null device.
+_STDERR = os.dup(2)
+
+
+def _interrupted(signum, frame):
+    # Raised where the program is, so every `finally` (the lock, temporary
+    # files) still runs, and it ends without a traceback, even while the
+    # libraries are still loading.
+    sys.stderr.flush()
+    os.write(_STDERR, f"{INTERRUPTED}\n".encode())
+    raise SystemExit(130)
+
+
+if os.path.basename(sys.argv[0]) == "latens-select":  # The command, not a program importing this module.
+    signal.signal(signal.SIGINT, _interrupted)
 
 # Before anything imports TensorFlow: its native start-up lines are not
 # latens' messages. `--verbosity=1` (or more) shows them.
@@ -58,14 +77,14 @@ def main(argv):
                       progress=FLAGS.progress)
     except (folder.InputError, backup.NonFiniteLossError) as error:
         sys.exit(f"latens-select: error: {flagconfig.flag_syntax(str(error), folder.ChoiceConfig)}")
-    except KeyboardInterrupt:
-        print("latens-select: interrupted; run the same command again to resume (finished epochs are kept)",
-              file=sys.stderr)
+    except KeyboardInterrupt:  # Where the handler is not installed.
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
 
 
 def run():
     """The console script's entry point."""
+    signal.signal(signal.SIGINT, _interrupted)
     # absl's --help shows the docstring and flags of the main module, which
     # for a console script is pip's stub: make them this module's.
     sys.modules["__main__"].__doc__ = __doc__

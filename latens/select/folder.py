@@ -129,6 +129,7 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
             progress) -> dict[str, pathlib.Path]:
     """`choose` inside its locked output folder: read, check room, embed and select, publish."""
     out_dir, cache = out.path, out.check_inside(out.path / CACHE)
+    out.check_files([f"{CACHE}/images.npy", f"{CACHE}/images.json"])
     try:
         _check_space(out_dir, config, len(files))
         folder = images.read_images(
@@ -187,9 +188,9 @@ def _storage_error(error: OSError) -> str | None:
     where = f" writing {error.filename}" if error.filename else ""
     if error.strerror and error.strerror != os.strerror(error.errno or 0):
         cause = f"{cause} ({error.strerror})"
-    remedy = "free some space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "space" in cause \
-        else "make it writable"
-    return f"{cause}{where}; nothing was lost: {remedy}, then run the same command again (it resumes)"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "space" in cause:
+        return f"{cause}{where}; nothing was lost: free some space, then run the same command again (it resumes)"
+    return f"{cause}{where}; nothing was lost: make it writable, then run the same command again"
 
 
 def _megabytes(count: int) -> str:

@@ -41,6 +41,7 @@ import errno
 import json
 import os
 import pathlib
+import re
 import socket
 from collections.abc import Callable
 
@@ -58,6 +59,7 @@ MARKER = ".latens-output"
 LOCK = ".latens.lock"
 CACHE = "cache"
 _NEW = ".latens-new-"
+_STEMS = (pathlib.Path(MARKER).stem, pathlib.Path(LOCK).stem)  # Of the marker's and lock's temporary files.
 # What latens wrote before the marker listed its outputs (and `skipped.txt`, an older name).
 _LEGACY = ("skipped.txt",)
 
@@ -74,11 +76,15 @@ class OutputFolder:
       path: the folder; created if needed (its parent must exist or be creatable).
       outputs: the names of the files that make up a result set; the last
         one is written last and marks the set complete.
+      known: every name latens may have written there (None: `outputs`),
+        so that a stale output of another kind of run is latens' to drop;
+        a marker naming anything else is not believed.
     """
 
-    def __init__(self, path: str | os.PathLike, outputs: tuple[str, ...]):
+    def __init__(self, path: str | os.PathLike, outputs: tuple[str, ...], known: tuple[str, ...] | None = None):
         self.path = pathlib.Path(path)
         self.outputs = tuple(outputs)
+        self.known = (*self.outputs, *(known or ()), *_LEGACY)
         self._lock_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()})
         self._created = False
         self._descriptor: int | None = None
@@ -87,11 +93,19 @@ class OutputFolder:
         self._create()
         self._acquire_lock()
         try:
+            if (self.path / MARKER).is_symlink():
+                raise InputError(f"{self.path / MARKER} is a symbolic link; latens reads its own marker only: "
+                                 "remove the link and run again")
             self._check_contents()
+            self.check_files([MARKER, LOCK, *self.outputs, *self.owned])
+            if (self.path / CACHE).exists() and not (self.path / CACHE).is_dir():
+                raise InputError(f"{self.path / CACHE} is a file where latens keeps its cache; move it out of "
+                                 f"{self.path} and run again")
             self._mark()
             self._finish_interrupted_publish()
             self._remove_leftovers()
             self.check_no_links(self.path / CACHE)
+            self._recover_legacy()
         except BaseException:
             self._release_lock()
             raise
@@ -102,8 +116,25 @@ class OutputFolder:
 
     @property
     def owned(self) -> tuple[str, ...]:
-        """The names in the folder that latens wrote and may replace: the outputs the marker lists."""
-        return tuple(self._read_marker().get("outputs", (*self.outputs, *_LEGACY)))
+        """The names in the folder that latens wrote and may replace: the outputs the marker lists.
+
+        Only plain names that latens writes count: a marker edited by hand
+        or planted can name nothing else (a path, `..`, a person's file).
+        """
+        return self._known(self._read_marker().get("outputs", (*self.outputs, *_LEGACY)))
+
+    def _known(self, names) -> tuple[str, ...]:
+        allowed = set(self.known)
+        return tuple(name for name in dict.fromkeys(names if isinstance(names, list | tuple) else ())
+                     if isinstance(name, str) and name in allowed)
+
+    def check_files(self, names) -> None:
+        """`InputError` when one of these names (relative to the folder) is a folder where latens writes a file."""
+        for name in names:
+            path = self.path / name
+            if path.is_dir() and not path.is_symlink():
+                raise InputError(f"{path} is a folder where latens writes a file; move it out of {self.path} and "
+                                 "run again")
 
     def remove_if_created(self) -> None:
         """Deletes the folder again if this run created it (after bad input, before any result)."""
@@ -175,6 +206,7 @@ class OutputFolder:
                 raise InputError(f"out {self.path} is in use by another latens-select run ({who}); wait for it "
                                  "to finish, or stop it and run again") from None
         try:
+            self.check_files([LOCK])
             if os.path.lexists(self.path / LOCK):
                 logging.warning("Taking over from a run that is gone (its stale lock: %s).",
                                 _read_json(self.path / LOCK) or "unreadable")
@@ -197,9 +229,12 @@ class OutputFolder:
     def _check_contents(self) -> None:
         if is_output_folder(self.path):
             return
-        # Output folders of latens versions before the marker hold only these.
-        known = {*self.outputs, *_LEGACY, CACHE, LOCK, ".staging"}
-        others = sorted(p.name for p in self.path.iterdir() if p.name not in known)
+        # latens' own leftovers of a first run killed before it marked the folder.
+        own = {LOCK, *(p.name for p in self.path.iterdir() if p.name.startswith(_NEW)
+                       or fileio.is_temporary(p.name, stems=_STEMS))}
+        if _is_legacy_output(self.path):  # Output folders of latens versions before the marker hold only these.
+            own |= {*self.outputs, *_LEGACY, CACHE, ".staging"}
+        others = sorted(p.name for p in self.path.iterdir() if p.name not in own)
         if others:
             raise InputError(f"out {self.path} holds other files ({', '.join(others[:3])}"
                              f"{', ...' if len(others) > 3 else ''}) and is not a latens output folder; "
@@ -213,6 +248,30 @@ class OutputFolder:
     def _read_marker(self) -> dict:
         marker = _read_json(self.path / MARKER)
         return marker if isinstance(marker, dict) else {}
+
+    def _recover_legacy(self) -> None:
+        """Takes back what latens versions that built their result set beside `out` left there when killed.
+
+        Their hidden folders `.<out>.latens-<hex>` (a set being built, maybe
+        holding the cache) and `.<out>.latens-old-<hex>` (the previous set,
+        moved aside) are latens' own: the cache goes back into `out` if it
+        has none, the previous set's files too, and the folders are removed.
+        """
+        pattern = re.compile(rf"^\.{re.escape(self.path.name)}\.latens-(old-)?[0-9a-f]{{12}}$")
+        try:
+            siblings = [p for p in self.path.parent.iterdir() if pattern.match(p.name) and p.is_dir()
+                        and not p.is_symlink()]
+            for sibling in siblings:
+                logging.info("Taking back what an earlier latens version left in %s.", sibling)
+                for name in (CACHE, *(self.outputs if sibling.name.startswith(f".{self.path.name}.latens-old-")
+                                      else ())):
+                    if (sibling / name).exists() and not os.path.lexists(self.path / name) \
+                            and not (sibling / name).is_symlink():
+                        os.replace(sibling / name, self.path / name)
+                fileio.remove_tree(sibling)
+        except OSError as error:  # A parent latens may not write in: leave them.
+            logging.warning("Could not take back what an earlier latens version left beside %s (%s).",
+                            self.path, error)
 
     def _write_marker(self, fields: dict) -> None:
         fileio.write_text(self.path / MARKER, json.dumps(
@@ -238,7 +297,7 @@ class OutputFolder:
         if not publishing:
             return
         staging = self.path / str(publishing.get("from", ""))
-        outputs = tuple(publishing.get("outputs", ()))
+        outputs = self._known(publishing.get("outputs", ()))
         if not outputs or staging.parent != self.path or not staging.name.startswith(_NEW) or staging.is_symlink():
             self._write_marker({"outputs": self.owned})
             return
@@ -271,10 +330,19 @@ def _remove_file(path: pathlib.Path) -> None:
 
 
 def _read_json(path: pathlib.Path):
+    """The JSON in a file, never read through a link; None when absent, a link or not JSON."""
     try:
-        return json.loads(path.read_text())
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, encoding="utf-8") as f:
+            return json.loads(f.read())
     except (OSError, ValueError):
         return None
+
+
+def _is_legacy_output(path: pathlib.Path) -> bool:
+    """Whether an unmarked folder is the output of a latens version before the marker (its config.json says so)."""
+    config = _read_json(path / "config.json")
+    return isinstance(config, dict) and "images_read" in config and "train" in config
 
 
 def _now() -> str:
