@@ -21,7 +21,6 @@ is written.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -139,22 +138,17 @@ class EpochBackups(keras.callbacks.Callback):
     def _check_room(self) -> None:
         """`OSError(ENOSPC)` when the disk lacks room for one more backup.
 
-        HDF5 writes much of a weights file when it is closed, and a disk
-        that fills then crashes the process (a segmentation fault in h5py)
-        instead of raising, so the room is checked first: as much as the
-        newest backup takes, or, for the first, the weights and Adam's two
-        moments in float32 plus HDF5's overhead.
+        Checked before the weights are written, so a disk that is already
+        too full fails at once, not after a write into memory: as much as
+        the newest backup takes, or, for the first, the weights and Adam's
+        two moments in float32 plus HDF5's overhead.
         """
         newest = self.backups()[:1]
         if newest:
             needed = sum(path.stat().st_size for path in newest[0][1].iterdir())
         else:
             needed = 4 * 3 * self.model.count_params()
-        needed += _HDF5_OVERHEAD
-        free = shutil.disk_usage(self.folder).free
-        if needed > free:
-            raise OSError(errno.ENOSPC, f"an epoch's backup needs about {needed / 2**20:,.1f} MiB, "
-                          f"{free / 2**20:,.1f} MiB are free", str(self.folder))
+        fileio.check_room(self.folder, needed + _HDF5_OVERHEAD, "an epoch's backup's files")
 
     def _remove_unfinished(self) -> None:
         if self.folder.is_dir():

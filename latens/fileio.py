@@ -16,6 +16,7 @@ files that a killed write left (a kill ends a process before its `finally`).
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import re
@@ -125,6 +126,20 @@ def remove_tree(path: str | os.PathLike) -> None:
         path.unlink(missing_ok=True)
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def check_room(folder: str | os.PathLike, needed: int, what: str) -> None:
+    """`OSError(ENOSPC)` naming `folder` when its disk has fewer than `needed` bytes free.
+
+    Args:
+      folder: where the bytes will be written.
+      needed: how many.
+      what: what needs them, for the message ("the model, its backups and the codes").
+    """
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise OSError(errno.ENOSPC, f"{what} need about {needed / 2**20:,.1f} MiB, {free / 2**20:,.1f} MiB are free",
+                      os.fspath(folder))
 
 
 def first_link(path: str | os.PathLike) -> pathlib.Path | None:

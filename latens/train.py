@@ -49,7 +49,6 @@ import contextlib
 import csv
 import dataclasses
 import datetime
-import errno
 import json
 import os
 import pathlib
@@ -338,10 +337,7 @@ def _check_room(model, config: TrainConfig, files: RunFiles, count: int) -> None
     weights and Adam's two moments, in float32.
     """
     needed = 4 * (3 * model.count_params() * (1 + backup.KEEP) + count * (config.latent_dim + 1))
-    free = shutil.disk_usage(files.workdir).free
-    if needed > free:
-        raise OSError(errno.ENOSPC, f"the model, its backups and the codes need about {needed / 2**20:,.1f} MiB, "
-                      f"{free / 2**20:,.1f} MiB are free", str(files.workdir))
+    fileio.check_room(files.workdir, needed, "the model, its backups and the codes")
 
 
 def _claim_workdir(files: RunFiles, config: TrainConfig) -> None:

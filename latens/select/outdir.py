@@ -84,7 +84,7 @@ class OutputFolder:
     def __init__(self, path: str | os.PathLike, outputs: tuple[str, ...], known: tuple[str, ...] | None = None):
         self.path = pathlib.Path(path)
         self.outputs = tuple(outputs)
-        self.known = (*self.outputs, *(known or ()), *_LEGACY)
+        self.known = tuple(dict.fromkeys((*self.outputs, *(known or ()), *_LEGACY)))
         self._lock_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()})
         self._created = False
         self._descriptor: int | None = None
@@ -103,9 +103,9 @@ class OutputFolder:
                                  f"{self.path} and run again")
             self._mark()
             self._finish_interrupted_publish()
+            self._recover_legacy()  # Before the clean-up and the link check, which then cover what it takes back.
             self._remove_leftovers()
             self.check_no_links(self.path / CACHE)
-            self._recover_legacy()
         except BaseException:
             self._release_lock()
             raise
@@ -242,7 +242,7 @@ class OutputFolder:
 
     def _mark(self) -> None:
         if not is_output_folder(self.path):
-            owned = [name for name in (*self.outputs, *_LEGACY) if os.path.lexists(self.path / name)]
+            owned = [name for name in self.known if os.path.lexists(self.path / name)]
             self._write_marker({"outputs": owned})
 
     def _read_marker(self) -> dict:
