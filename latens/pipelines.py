@@ -9,6 +9,7 @@ resumed run sees what an uninterrupted one does).
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from latens import checks
 
@@ -44,8 +45,6 @@ def make_dataset(
       A `tf.data.Dataset` of `[B, H, W, C]` float32 batches, or of
       `(images, labels)` pairs when `y` is given.
     """
-    import tensorflow as tf  # Only here: importing latens needs no TensorFlow.
-
     checks.positive("batch_size", batch_size)
     scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0
 
@@ -83,8 +82,6 @@ def make_epoch_batches(x: np.ndarray, *, batch_size: int, seed: int, first_epoch
     Returns:
       A `tf.data.Dataset` of `[batch_size, H, W, C]` float32 batches.
     """
-    import tensorflow as tf
-
     checks.positive("batch_size", batch_size)
     scale = 1.0 / 255.0 if np.asarray(x).dtype == np.uint8 else 1.0
     images = tf.constant(np.asarray(x))

@@ -2,15 +2,15 @@
 
 import platform
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+import latens
+
 
 def versions() -> dict:
     """Versions of latens, TensorFlow, Keras, NumPy and Python, and the machine type."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    import latens
-
     return {
         "latens": latens.__version__,
         "tensorflow": tf.__version__,

@@ -21,6 +21,7 @@ import importlib
 import math
 import re
 from collections.abc import Callable
+from typing import ClassVar
 
 from latens import checks
 
@@ -29,6 +30,10 @@ PAPER_BATCH_SIZE = 64
 # The initializers offered for the networks' ReLU layers (Keras names):
 # Glorot's, Keras' default, and He's, made for ReLU stacks.
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+# The widths a `width` multiplies, at width 1: the paper's conv stack (the
+# auto-encoders' encoder, mirrored by their decoder) and SimCLR's encoder.
+PAPER_WIDTHS = {"filters": (64, 32, 32), "dense_units": (1024, 1024)}
+SIMCLR_WIDTHS = {"filters": (32, 64)}
 _NAMED = re.compile(r"^([a-z]+?)(\d*)$")
 
 
@@ -70,6 +75,8 @@ class Spec:
       kernel_initializer: the default initializer of its ReLU layers (None:
         it has none).
       seeded: whether its model takes the run's `seed` (noise, augmentation, sampling).
+      widths: its network's layer widths at width 1, the options that
+        `Training.width` scales (none: it has no network).
     """
 
     kind: str
@@ -83,6 +90,7 @@ class Spec:
     trained: bool = True
     kernel_initializer: str | None = None
     seeded: bool = False
+    widths: dict = dataclasses.field(default_factory=dict)
 
     def model_class(self):
         """The model's class (imports its module, and with it TensorFlow)."""
@@ -95,18 +103,18 @@ SPECS: dict[str, Spec] = {
     spec.kind: spec for spec in (
         # The paper's auto-encoders: 2-D codes, its batch of 64, Keras' default initializer.
         Spec("cae", "latens.models.cae:ConvAutoEncoder", latent_dim=2, options=_CONV, reconstructs=True,
-             kernel_initializer="glorot_uniform"),
+             kernel_initializer="glorot_uniform", widths=PAPER_WIDTHS),
         Spec("vae", "latens.models.vae:VariationalAutoEncoder", latent_dim=2, options=(*_CONV, "log_var_bound"),
-             reconstructs=True, kernel_initializer="glorot_uniform", seeded=True),
+             reconstructs=True, kernel_initializer="glorot_uniform", seeded=True, widths=PAPER_WIDTHS),
         Spec("tsne", "latens.models.tsne:TSNEAutoEncoder", latent_dim=2,
              options=(*_CONV, "perplexity", "kl_weight"), min_batch=_above_perplexity, reconstructs=True,
-             kernel_initializer="glorot_uniform"),
+             kernel_initializer="glorot_uniform", widths=PAPER_WIDTHS),
         # The contrastive encoder: a 128-d embedding, and more images per batch,
         # since every image is contrasted with the rest of its batch.
         Spec("simclr", "latens.models.simclr:ContrastiveEncoder", latent_dim=128, batch_size=256,
              options=("filters", "convs_per_block", "projection_dim", "temperature", "kernel_initializer",
                       "augmentation"),
-             min_batch=_two, kernel_initializer="he_uniform", seeded=True),
+             min_batch=_two, kernel_initializer="he_uniform", seeded=True, widths=SIMCLR_WIDTHS),
         # Pixel PCA: 50 principal components, fitted without epochs.
         Spec("pca", "latens.models.pca:PixelPCA", latent_dim=50, epochs=1, trained=False, seeded=True),
     )
@@ -136,6 +144,63 @@ def resolve(kind: str, latent_dim: int | None = None, batch_size: int | None = N
     """
     kind_spec = spec(kind)
     return latent_dim or kind_spec.latent_dim, batch_size or kind_spec.batch_size
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """How a representation is built and trained beyond its kind and code size.
+
+    The settings that the grid (one per family of kinds), the folder tool and
+    a training run (`latens.train.TrainConfig.of`) share; each is resolved
+    for a kind by the methods below, the one place where they become a
+    model's options.
+
+    Attributes:
+      epochs: passes over the images; none: the kind's default.
+      batch_size: images per training step; none: the kind's default.
+      width: the network's layer widths (`Spec.widths`) times this; 1: the
+        kind's own.
+      kernel_initializer: initializer of its ReLU layers; none: the kind's own.
+      options: further keywords of the model's constructor (`Spec.options`),
+        which override the settings above.
+    """
+
+    CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS)}
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    width: float = 1.0
+    kernel_initializer: str | None = None
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        checks.choices(self)
+        checks.positive("width", self.width)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) is not None:
+                checks.positive(name, getattr(self, name))
+
+    def epochs_for(self, kind: str) -> int:
+        """The passes that train `kind`: `epochs`, or the kind's default."""
+        return self.epochs or spec(kind).epochs
+
+    def model_options(self, kind: str) -> dict:
+        """The options of `kind`'s model that these settings set (a kind without a network has none).
+
+        Only what differs from the model's own defaults is named (a width of
+        1 and no initializer name nothing), so a config lists what shaped it.
+        """
+        kind_spec = spec(kind)
+        if not kind_spec.widths:
+            return {}
+        widths = scale(kind_spec.widths, self.width) if self.width != 1 else {}
+        initializer = {"kernel_initializer": self.kernel_initializer} if self.kernel_initializer else {}
+        return {**widths, **initializer, **self.options}
+
+
+def scale(widths: dict[str, tuple[int, ...]], width: float) -> dict[str, tuple[int, ...]]:
+    """Each layer width of `widths` times `width`, rounded, at least 1."""
+    return {name: tuple(max(1, round(units * width)) for units in values) for name, values in widths.items()}
 
 
 def parse(name: str) -> tuple[str, int | None]:

@@ -130,6 +130,18 @@ class TrainConfig:
         for name in ("latent_dim", "epochs", "batch_size", "learning_rate"):
             checks.positive(name, getattr(self, name))
 
+    @classmethod
+    def of(cls, ae: str, training: representations.Training, **fields) -> TrainConfig:
+        """The run that trains the kind `ae` as `training` says.
+
+        Args:
+          ae: a `latens.representations.KINDS` kind.
+          training: its epochs, batch size and model options.
+          **fields: the run's other fields (`dataset`, `latent_dim`, `seed`, ...).
+        """
+        return cls(ae=ae, epochs=training.epochs_for(ae), batch_size=training.batch_size,
+                   model_options=training.model_options(ae), **fields)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 

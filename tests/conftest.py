@@ -40,6 +40,7 @@ def fashion_mnist_dir() -> str:
 @pytest.fixture
 def tiny_grid_config():
     """A function `(workdir, **changes)` -> a `GridConfig` on the unbalanced sample that runs in seconds."""
+    from latens import representations
     from latens.research import evaluate, grid
 
     def make(workdir, **changes):
@@ -50,8 +51,8 @@ def tiny_grid_config():
             aes=("vae",),
             strategies=("random", "ae-error", "multi-normal-cluster"),
             seeds=(0, 1),
-            ae_epochs=1,
-            ae_options={"filters": [4, 4, 4], "convs_per_block": 1, "dense_units": [16]},
+            ae=representations.Training(epochs=1, options={"filters": [4, 4, 4], "convs_per_block": 1,
+                                                           "dense_units": [16]}),
             precision="float32",
             classifier=evaluate.ClassifierConfig(
                 epochs=2, filters=(4, 4, 4), convs_per_block=1, dense_units=(16,), val_points=1, val_size=50,

@@ -45,7 +45,7 @@ def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, mon
 
     monkeypatch.setattr(choice, "choose", refuse)
     assert choice_check.run(config) == table
-    with pytest.raises(ValueError, match="use another --out"):
+    with pytest.raises(ValueError, match=r"different config \(differs in: n\)\. Use another --out"):
         choice_check.run(choice_check.ChoiceCheckConfig(out=str(out), count=60, n=20))
 
 
@@ -92,7 +92,7 @@ def test_scoring_trains_a_classifier_on_each_choice_once_and_pairs_it_with_rando
 
     monkeypatch.setattr(evaluate, "train_and_evaluate", refuse)
     assert choice_check.run(config) == table
-    with pytest.raises(ValueError, match="holds scores of the classifier"):
+    with pytest.raises(ValueError, match=r"differs in: epochs\)\. Use another --out: its scores are of another"):
         choice_check.run(dataclasses.replace(config, classifier=dataclasses.replace(tiny, epochs=2)))
 
 

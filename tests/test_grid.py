@@ -141,7 +141,7 @@ def test_a_query_chosen_in_other_codes_is_refused_even_after_its_result_is_delet
     stored = {**runner.selection_config(cell), "codes": runner.codes_config(cell)}
     np.savez(path, indices=np.arange(20), config=np.array(json.dumps(stored)))
     assert runner.query(cell).tolist() == list(range(20))
-    retrained = grid.Grid(dataclasses.replace(config, ae_epochs=2))
+    retrained = grid.Grid(dataclasses.replace(config, ae=dataclasses.replace(config.ae, epochs=2)))
     with pytest.raises(ValueError, match="different config .*codes"):
         retrained.query(cell)
     # A query stored before its codes' config was recorded is checked on the selection alone.

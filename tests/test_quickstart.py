@@ -16,7 +16,7 @@ def test_the_quickstart_vae_starts_with_codes_that_differ_more_than_its_noise(tm
     # quickstart's VAE did so with the default init (README, "What the main
     # job does").
     x = data.load("mnist_sample").pool[0][:256].astype(np.float32) / 255.0
-    options = dict(quickstart.grid_config(quickstart.QuickstartConfig(workdir=str(tmp_path))).ae_options)
+    options = dict(quickstart.grid_config(quickstart.QuickstartConfig(workdir=str(tmp_path))).ae.options)
 
     def signal_to_noise(**changes):
         keras.utils.set_random_seed(0)

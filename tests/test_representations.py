@@ -68,3 +68,30 @@ def test_each_spec_builds_its_model_and_names_only_options_the_model_takes(kind)
     parameters = {name for cls in spec.model_class().__mro__ if "__init__" in vars(cls)
                   for name in inspect.signature(cls.__init__).parameters}
     assert set(spec.options) <= set(parameters), set(spec.options) - set(parameters)
+
+
+def test_training_names_only_the_options_that_differ_from_the_kinds_own():
+    assert representations.Training().model_options("cae") == {}
+    half = representations.Training(width=0.5, kernel_initializer="he_normal")
+    assert half.model_options("vae") == {"filters": (32, 16, 16), "dense_units": (512, 512),
+                                         "kernel_initializer": "he_normal"}
+    assert half.model_options("simclr") == {"filters": (16, 32), "kernel_initializer": "he_normal"}
+    assert half.model_options("pca") == {}  # No network.
+    # Further options override the settings.
+    assert representations.Training(width=0.5, options={"filters": (4, 4)}).model_options("simclr") == {
+        "filters": (4, 4)}
+
+
+def test_train_config_of_a_training_takes_its_epochs_batch_and_options():
+    run = train.TrainConfig.of("simclr", representations.Training(batch_size=32, width=0.25), dataset="x")
+    assert (run.ae, run.epochs, run.batch_size, run.latent_dim) == ("simclr", 20, 32, 128)
+    assert run.model_options == {"filters": (8, 16)}
+    assert train.TrainConfig.of("pca", representations.Training(), dataset="x").epochs == 1
+
+
+@pytest.mark.parametrize("field, value, match", [("width", 0, "width must be positive"),
+                                                 ("epochs", -1, "epochs must be positive"),
+                                                 ("kernel_initializer", "ones", "kernel_initializer must be one of")])
+def test_training_refuses_bad_settings(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        representations.Training(**{field: value})

@@ -40,9 +40,9 @@ from keras import layers
 
 from latens import representations
 
-FILTERS = (64, 32, 32)
+FILTERS = representations.PAPER_WIDTHS["filters"]
 CONVS_PER_BLOCK = 3
-DENSE_UNITS = (1024, 1024)
+DENSE_UNITS = representations.PAPER_WIDTHS["dense_units"]
 # Keras' default, as in the authors' code; see the module's docstring.
 KERNEL_INITIALIZER = representations.SPECS["cae"].kernel_initializer
 
@@ -57,10 +57,7 @@ def scaled_widths(width: float) -> dict[str, tuple[int, ...]]:
       `filters` and `dense_units`, options of `build_autoencoder` and of
       `latens.research.evaluate.ClassifierConfig`.
     """
-    return {
-        "filters": tuple(max(1, round(units * width)) for units in FILTERS),
-        "dense_units": tuple(max(1, round(units * width)) for units in DENSE_UNITS),
-    }
+    return representations.scale(representations.PAPER_WIDTHS, width)
 
 
 def downsampling(filters: Sequence[int]) -> int:

@@ -37,7 +37,7 @@ from latens.models.base import RepresentationModel
 # The defaults, and why (README, "A contrastive encoder"): two conv blocks
 # of 32 and 64 filters give MNIST's 28x28 digits a 7x7x64 map; a 128-d
 # embedding; NT-Xent's temperature 0.2.
-FILTERS = (32, 64)
+FILTERS = representations.SIMCLR_WIDTHS["filters"]
 CONVS_PER_BLOCK = 2
 EMBEDDING_DIM = representations.SPECS["simclr"].latent_dim
 PROJECTION_DIM = 64

@@ -9,9 +9,11 @@ for every other option, and records the chosen images' class counts and the
 seconds it took. With `score`, it also trains the paper's classifier from
 scratch on each choice's images (`latens.research.evaluate`, stopped once converged)
 and records its accuracy on the dataset's test split, so candidates are
-compared seed by seed with the random draw's. Results go to a JSON file
-after every choice and every score, so a killed check resumes; `summary`
-renders them as tables.
+compared seed by seed with the random draw's. The choices and the scores
+are two experiments of `latens.research.runner` (`Choices`, `Scores`) on
+one JSON file (`runner.JsonFile`), saved after every choice and every
+score, so a killed check resumes; a file made with other images, n,
+options or classifier stops it. `summary` renders them as tables.
 
     python experiments/choice_check.py --dataset=mnist_sample --out=results/choice_check/mnist_sample.json
 """
@@ -24,11 +26,12 @@ import pathlib
 import tempfile
 import time
 
+import keras
 import numpy as np
-from absl import logging
 
-from latens import checks, data, fileio, provenance, representations, sampling
-from latens.research import evaluate, stats, tables
+from latens import checks, data, provenance, representations, sampling
+from latens.research import evaluate, runner, stats, tables
+from latens.select import choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,75 +98,131 @@ def run(config: ChoiceCheckConfig) -> str:
 
     Returns:
       The summary tables (`summary`).
+
+    Raises:
+      ValueError: `config.out` holds choices of other images, n or options,
+        or scores of another classifier.
     """
     splits = data.load(config.dataset, config.data_dir)
-    x, y = splits.pool[0][: config.count], splits.pool[1][: config.count]
-    path = pathlib.Path(config.out)
-    results = _load(path, config, y)
+    images = splits.pool[0][: config.count], splits.pool[1][: config.count]
     # Rules of one representation and seed choose in the same model: trained once, for the first of them.
     with tempfile.TemporaryDirectory(prefix="latens-check-") as models:
-        for candidate in config.candidates:
-            _check(candidate, config, x, y, results, path, pathlib.Path(models))
+        choices = Choices(config, images, pathlib.Path(models))
+        runner.run(choices, desc="choices")
     if config.score:
-        _score(config, (x, y), splits, results, path)
-    return summary(results)
+        runner.run(Scores(config, images, splits, choices.store), desc="scores")
+    return summary(json.loads(pathlib.Path(config.out).read_text()))
 
 
-def _check(candidate: str, config: ChoiceCheckConfig, x: np.ndarray, y: np.ndarray, results: dict,
-           path: pathlib.Path, models: pathlib.Path) -> None:
-    """Makes the candidate's choices not yet in `results`, saving them to `path` after each."""
-    from latens.select import choice  # TensorFlow loads only when something is chosen.
-
-    kind, dim, rule = parse(candidate)
-    name = candidate.partition(":")[0]
-    for seed in config.seeds:
-        key = f"{candidate}/seed{seed}"
-        if key in results["choices"]:
-            continue
-        model_dir = models / f"{name}-seed{seed}"
-        trained = not model_dir.exists()
-        started = time.time()
-        query = choice.choose(x, config.n, seed=seed, ae=kind, latent_dim=dim, strategy=rule, cache_dir=model_dir)
-        results["choices"][key] = {
-            "candidate": candidate, "seed": seed, "seconds": round(time.time() - started, 1), "trained": trained,
-            "class_counts": np.bincount(y[query], minlength=len(results["class_names"])).tolist(),
-            "query": query.tolist(),
-        }
-        fileio.write_text(path, json.dumps(results, indent=1))
-        logging.info("%s seed %d: class counts %s", candidate, seed, results["choices"][key]["class_counts"])
+def _key(cell: tuple[str, int]) -> str:
+    """A choice's key in the check's JSON: `<candidate>/seed<seed>`."""
+    return "{}/seed{}".format(*cell)
 
 
-def _score(config: ChoiceCheckConfig, images: tuple[np.ndarray, np.ndarray], splits: data.Splits, results: dict,
-           path: pathlib.Path) -> None:
-    """Trains the classifier from scratch on every choice of the config's candidates and seeds not yet scored.
+class _EachChoice:
+    """The cells of the check's experiments: `(candidate, seed)` of every choice, candidates outermost."""
+
+    config: ChoiceCheckConfig
+
+    def cells(self) -> list[tuple[str, int]]:
+        return [(candidate, seed) for candidate in self.config.candidates for seed in self.config.seeds]
+
+    def describe(self, cell: tuple[str, int]) -> str:
+        return "{} seed {}".format(*cell)
+
+
+class Choices(_EachChoice):
+    """The choices as a `latens.research.runner.Experiment`: a cell is `(candidate, seed)`.
+
+    Every choice lives in `config.out` (`{"config", "versions",
+    "class_names", "pool_class_counts", "choices": {"<candidate>/seed<s>":
+    entry}}`), under one config: the images, n and `latens-select`'s other
+    options.
 
     Args:
-      config: the check's settings.
-      images: the images chosen from `[count, H, W, C]` and their labels `[count]`.
-      splits: the dataset, for its validation and test images.
-      results: the check's JSON, updated in place.
-      path: where it is saved after each score.
+      config: the check.
+      images: the images chosen from, `[count, H, W, C]`, and their labels `[count]`.
+      models: where each representation and seed's model is cached.
     """
-    import keras  # TensorFlow loads only when something is scored.
 
-    wanted = json.loads(json.dumps(config.classifier.to_dict()))  # As stored: tuples become lists.
-    stored = results.setdefault("classifier", wanted)
-    if stored != wanted:
-        raise ValueError(f"{path} holds scores of the classifier {stored}, not {wanted}; use another --out")
-    x, y = images
-    for candidate in config.candidates:
-        for seed in config.seeds:
-            entry = results["choices"][f"{candidate}/seed{seed}"]
-            if "test_accuracy" in entry:
-                continue
-            query = np.asarray(entry["query"])
-            keras.utils.set_random_seed(seed)
-            scores = evaluate.train_and_evaluate((x[query], y[query]), splits.val, splits.test, splits.num_classes,
-                                                 config.classifier, seed=seed, progress=False)
-            entry.update(test_accuracy=scores["test_accuracy"], classifier_epochs=scores["stopped_epoch"],
-                         classifier_seconds=round(sum(scores["seconds_by_part"].values()), 1))
-            fileio.write_text(path, json.dumps(results, indent=1))
-            logging.info("%s seed %d: test accuracy %.4f", candidate, seed, entry["test_accuracy"])
+    def __init__(self, config: ChoiceCheckConfig, images: tuple[np.ndarray, np.ndarray], models: pathlib.Path):
+        self.config, self.images, self.models = config, images, models
+        self._file_config = {"dataset": config.dataset, "count": config.count, "n": config.n, "options": _options()}
+        self.store = runner.JsonFile(config.out, _key, section="choices", header=self._header,
+                                     remedy="Use another --out.")
+
+    def cell_config(self, cell: tuple[str, int]) -> dict:
+        """The images (dataset and count), n, and `latens-select`'s defaults of every other option."""
+        return self._file_config
+
+    def summarize(self, result: dict) -> str:
+        return f"class counts {result['class_counts']}"
+
+    def run_cell(self, cell: tuple[str, int]) -> dict:
+        """Chooses with `latens.select.choice.choose`; the choice, its class counts and seconds."""
+        candidate, seed = cell
+        kind, dim, rule = parse(candidate)
+        model_dir = self.models / f"{candidate.partition(':')[0]}-seed{seed}"
+        trained = not model_dir.exists()
+        x, y = self.images
+        started = time.time()
+        query = choice.choose(x, self.config.n, seed=seed, ae=kind, latent_dim=dim, strategy=rule,
+                              cache_dir=model_dir)
+        return {"candidate": candidate, "seed": seed, "seconds": round(time.time() - started, 1), "trained": trained,
+                "class_counts": np.bincount(y[query], minlength=len(self._class_names())).tolist(),
+                "query": query.tolist()}
+
+    def _class_names(self) -> list[str]:
+        return list(data.CLASS_NAMES[self.config.dataset])
+
+    def _header(self) -> dict:
+        """A new file's fields beside its config and choices: versions, class names, the images' class counts."""
+        class_names = self._class_names()
+        return {"versions": provenance.versions(), "class_names": class_names,
+                "pool_class_counts": np.bincount(self.images[1], minlength=len(class_names)).tolist()}
+
+
+class Scores(_EachChoice):
+    """The scores as a `latens.research.runner.Experiment`: a cell is `(candidate, seed)`.
+
+    Trains the classifier from scratch on a choice's images and adds its
+    test accuracy, epochs and seconds to the choice's entry in
+    `config.out`; the file's `classifier` is the config of every score.
+
+    Args:
+      config: the check.
+      images: the images chosen from, `[count, H, W, C]`, and their labels `[count]`.
+      splits: the dataset, for its validation and test images.
+      choices: the store of the choices to score (`Choices.store`).
+    """
+
+    FIELDS = ("test_accuracy", "classifier_epochs", "classifier_seconds")
+
+    def __init__(self, config: ChoiceCheckConfig, images: tuple[np.ndarray, np.ndarray], splits: data.Splits,
+                 choices: runner.JsonFile):
+        self.config, self.images, self.splits, self.choices = config, images, splits, choices
+        self.store = runner.JsonFile(config.out, _key, section="choices", config_field="classifier",
+                                     fields=self.FIELDS, remedy="Use another --out: its scores are of another "
+                                     "classifier.")
+
+    def cell_config(self, cell: tuple[str, int]) -> dict:
+        """The classifier's settings."""
+        return self.config.classifier.to_dict()
+
+    def summarize(self, result: dict) -> str:
+        return f"test accuracy {result['test_accuracy']:.4f}"
+
+    def run_cell(self, cell: tuple[str, int]) -> dict:
+        """Trains the classifier on the choice's images; its test accuracy, epochs and seconds."""
+        _, seed = cell
+        query = np.asarray(self.choices.load(cell).result["query"])
+        x, y = self.images
+        splits = self.splits
+        keras.utils.set_random_seed(seed)
+        scores = evaluate.train_and_evaluate((x[query], y[query]), splits.val, splits.test, splits.num_classes,
+                                             self.config.classifier, seed=seed, progress=False)
+        return {"test_accuracy": scores["test_accuracy"], "classifier_epochs": scores["stopped_epoch"],
+                "classifier_seconds": round(sum(scores["seconds_by_part"].values()), 1)}
 
 
 def summary(results: dict) -> str:
@@ -236,25 +295,11 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
 
 def _options() -> dict:
     """`latens-select`'s defaults of every option the check leaves alone: a change of them is another check."""
-    from latens.select import choice  # TensorFlow loads only when something is chosen.
-
-    chosen_here = ("n", "seed", "ae", "latent_dim", "strategy")
+    # The rounds after the first labels (`next_strategy`) do not shape a first choice.
+    chosen_here = ("n", "seed", "ae", "latent_dim", "strategy", "next_strategy")
     return {key: value for key, value in dataclasses.asdict(choice.ChoiceConfig()).items() if key not in chosen_here}
 
 
 def _seconds(entries: list[dict]) -> str:
     trained = [e["seconds"] for e in entries if e["trained"]]
     return f"{np.median(trained):.0f}" if trained else ""
-
-
-def _load(path: pathlib.Path, config: ChoiceCheckConfig, labels: np.ndarray) -> dict:
-    """The stored results if they were made with this check's images and n, else a new record."""
-    wanted = {"dataset": config.dataset, "count": config.count, "n": config.n, "options": _options()}
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if stored["config"] != wanted:
-            raise ValueError(f"{path} holds a check of {stored['config']}, not {wanted}; use another --out")
-        return stored
-    class_names = list(data.CLASS_NAMES[config.dataset])
-    return {"config": wanted, "versions": provenance.versions(), "class_names": class_names,
-            "pool_class_counts": np.bincount(labels, minlength=len(class_names)).tolist(), "choices": {}}

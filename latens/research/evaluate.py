@@ -39,9 +39,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from latens import checks, runtime
+from latens import checks, pipelines, runtime
+from latens.models.layers import build_encoder_body
 
 PAPER_EPOCH_IMAGES = 50_000  # 50 epochs of 1,000 images, 500 epochs of 100.
 STOPS = ("paper", "converged")
@@ -144,10 +147,6 @@ def build_classifier(input_shape: Sequence[int], num_classes: int, config: Class
       A compiled `keras.Model`, images `[N, H, W, C]` in [0, 1] to class
       probabilities `[N, num_classes]` (float32 under any policy).
     """
-    import keras
-
-    from latens.models.layers import build_encoder_body
-
     body = build_encoder_body(
         input_shape,
         filters=config.filters,
@@ -236,12 +235,6 @@ def train_and_evaluate(
       tracing, `train`, `validation`, `test`, and each watcher's `name`
       where it scored), and each watcher's report under its `name`.
     """
-    import keras
-
-    from latens import pipelines
-
-    import tensorflow as tf
-
     # As for every training in latens (`latens.train`): process-wide, and
     # switched on before the first model, so no cell depends on which ran first.
     tf.config.experimental.enable_op_determinism()
@@ -365,9 +358,6 @@ def score_test_set(model, test: tuple[np.ndarray, np.ndarray], num_classes: int)
       A JSON-ready dict: `test_accuracy`, `test_loss`, `balanced_accuracy`,
       `per_class_recall` `[num_classes]` (None for a class absent from `y`).
     """
-    import keras
-
-    from latens import pipelines
 
     # Called directly rather than through `predict`, which would trace a new
     # tf.function for every cell's fresh classifier; after five cells

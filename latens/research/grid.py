@@ -19,8 +19,10 @@ by default). Each cell runs three stages, each cached on disk under
 Every file is written to a temporary name and renamed, so a killed grid,
 started again, finds each stage either complete or absent, and redoes
 nothing that finished. A stored result whose config differs from the one
-asked for is an error, never silently mixed into a table. `latens.research.tables`
-renders Table 1 from the results, `latens.research.plots.grid` draws the figures.
+asked for is an error, never silently mixed into a table. `run` runs the
+cells through `latens.research.runner`, whose experiment a `Grid` is.
+`latens.research.tables` renders Table 1 from the results,
+`latens.research.plots.grid` draws the figures.
 
 Seeds: seed s drives the selection of stochastic strategies and the
 classifier's initialisation and batch order, and the same seeds serve every
@@ -33,16 +35,17 @@ The unbalanced pool is drawn once, with `data_seed`, for the whole grid.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import pathlib
 import time
 from typing import ClassVar
 
+import keras
 import numpy as np
-from absl import logging
 
-from latens import checks, data, fileio, provenance, representations, runtime, sampling
-from latens.research import evaluate, linear, paper, tables
+from latens import checks, data, fileio, models, provenance, representations, runtime, sampling, train
+from latens.research import evaluate, linear, paper, runner, tables
 from latens.sampling import STRATEGIES, select
 
 UNBALANCED = paper.UNBALANCED
@@ -66,15 +69,12 @@ class GridConfig:
         each, every other strategy is a row per auto-encoder.
       seeds: seeds of every cell.
       ae_error_ae: the auto-encoder whose reconstruction errors `ae-error` ranks.
-      ae_epochs: epochs of auto-encoder training.
-      simclr_epochs: epochs of the contrastive encoder's training.
-      ae_seed: seed of auto-encoder training.
-      ae_options: model options (widths) for every auto-encoder.
-      simclr_options: model options of the contrastive encoder
-        (`latens.models.simclr.SimCLR`'s keywords; empty: its defaults).
-      ae_width: the auto-encoders' widths, times the paper's (1: the paper's).
-      ae_kernel_initializer: initializer of the auto-encoders' ReLU layers
-        (None: Keras' default, as in the paper's code).
+      ae: how every auto-encoder is trained (`latens.representations.Training`:
+        its epochs, widths times the paper's, initializer, where none is
+        Keras' default as in the paper's code, and further model options).
+      simclr: how the contrastive encoder is trained (none of its settings:
+        `latens.models.simclr`'s defaults).
+      ae_seed: seed of every representation's training.
       ae_dir: where the representations are trained and cached (None:
         `<workdir>/ae`); grids that share it share their representations.
       latent_dim: L of the representations whose name gives none; None: each
@@ -99,7 +99,6 @@ class GridConfig:
 
     CHOICES: ClassVar[dict] = {
         "ae_error_ae": paper.AUTOENCODERS,
-        "ae_kernel_initializer": (None, *representations.INITIALIZERS),
         "protocol": PROTOCOLS,
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
@@ -113,13 +112,9 @@ class GridConfig:
     strategies: tuple[str, ...] = paper.BASELINES + paper.STRATEGIES
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     ae_error_ae: str = "cae"
-    ae_epochs: int = 10
-    simclr_epochs: int = 20
+    ae: representations.Training = representations.Training(epochs=10)
+    simclr: representations.Training = representations.Training(epochs=20)
     ae_seed: int = 0
-    ae_options: dict = dataclasses.field(default_factory=dict)
-    simclr_options: dict = dataclasses.field(default_factory=dict)
-    ae_width: float = 1.0
-    ae_kernel_initializer: str | None = None
     ae_dir: str | None = None
     latent_dim: int | None = None
     data_seed: int = 0
@@ -140,10 +135,14 @@ class GridConfig:
             raise ValueError("the grid needs at least one seed and one size")
         for n in self.sizes:
             checks.positive("sizes", n)
-        for name in ("ae_epochs", "simclr_epochs", "ae_width"):
-            checks.positive(name, getattr(self, name))
         if self.latent_dim is not None:
             checks.positive("latent_dim", self.latent_dim)
+
+    def training(self, kind: str) -> representations.Training:
+        """How the grid trains a kind: the auto-encoders' settings, SimCLR's, or (pixel PCA) the kind's own."""
+        if kind in representations.AUTOENCODERS:
+            return self.ae
+        return self.simclr if kind == "simclr" else representations.Training()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,8 +200,25 @@ class Grid:
         self._embeddings: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._clusters: dict[tuple, np.ndarray] = {}
 
+    # -- as a `latens.research.runner.Experiment` -----------------------------
+
+    def cells(self) -> list[Cell]:
+        """Every cell of the grid (the module's `cells`)."""
+        return cells(self.config)
+
+    @functools.cached_property
+    def store(self) -> runner.JsonFiles:
+        """Each cell's result in a file of its own, `result_path`."""
+        return runner.JsonFiles(self.result_path)
+
+    def describe(self, cell: Cell) -> str:
+        return f"{cell.dataset} n={cell.n} {cell.row} seed={cell.seed}"
+
+    def summarize(self, result: dict) -> str:
+        return f"test accuracy {result['test_accuracy']:.4f} ({result['seconds']:.0f} s)"
+
     def run_cell(self, cell: Cell) -> dict:
-        """Selects, trains and evaluates one cell, and writes its result."""
+        """Selects, trains and evaluates one cell; its result (`runner.run` stores it)."""
         started = time.time()
         indices = self.query(cell)
         classifier_started = time.time()
@@ -217,21 +233,11 @@ class Grid:
             "query_indices": indices.tolist(),
             **scores,
         }
-        fileio.write_text(self.result_path(cell), json.dumps(result, indent=1))
         return result
 
     def is_done(self, cell: Cell) -> bool:
-        """Whether the cell's result is stored; raises if it was made with another config."""
-        path = self.result_path(cell)
-        try:
-            stored = json.loads(path.read_text())
-        except FileNotFoundError:
-            return False
-        except (OSError, ValueError) as error:  # Damaged on disk: redo the cell rather than stop the grid.
-            logging.warning("%s cannot be read (%s); running its cell again.", path, error)
-            return False
-        check_same(path, stored["config"], self.cell_config(cell))
-        return True
+        """Whether the cell's result is stored; raises if it was made with another config (`runner.is_done`)."""
+        return runner.is_done(self, cell)
 
     # -- stages -----------------------------------------------------------
 
@@ -249,10 +255,6 @@ class Grid:
         """The auto-encoder's codes and errors for the pool, training it first if needed."""
         key = (dataset, ae)
         if key not in self._embeddings:
-            import keras  # TensorFlow is needed only once something trains.
-
-            from latens import train
-
             keras.utils.set_random_seed(self.config.ae_seed)
             files = train.train(self.ae_config(dataset, ae), self.ae_workdir(dataset, ae),
                                 splits=self.splits(dataset), verbose=2)
@@ -290,8 +292,6 @@ class Grid:
 
     def train_classifier(self, cell: Cell, indices: np.ndarray) -> dict:
         """Trains the evaluation classifier on the cell's query and scores it."""
-        import keras
-
         splits = self.splits(cell.dataset)
         if self.config.protocol == "linear":
             pool = self.embeddings(cell.dataset, self.config.linear_embedding)["z"]
@@ -309,8 +309,6 @@ class Grid:
         """The representation's codes of the validation and test images, `{"val", "test"}`, cached beside it."""
         path = self.ae_workdir(dataset, ae) / "heldout.npz"
         if not path.exists():
-            from latens import models, train
-
             self.embeddings(dataset, ae)  # Trains the model if needed.
             model = models.load(train.RunFiles(self.ae_workdir(dataset, ae)).model)
             splits = self.splits(dataset)
@@ -330,41 +328,20 @@ class Grid:
 
     def ae_config(self, dataset: str, ae: str):
         """The `latens.train.TrainConfig` of the grid's representation `ae` for `dataset`."""
-        from latens import train
-
         kind, dim = representations.parse(ae)
-        autoencoder = kind in representations.AUTOENCODERS
         # The grid hands the images over itself (`splits=`); which folder
         # they were read from is not part of what defines the run.
-        return train.TrainConfig(
-            ae=kind,
+        return train.TrainConfig.of(
+            kind,
+            self.config.training(kind),
             dataset=dataset.removesuffix(UNBALANCED),
             data_dir=None,
             unbalanced=dataset.endswith(UNBALANCED),
             latent_dim=dim or self.config.latent_dim,
-            # Pixel PCA has no epochs: one keeps its config free of the others' settings.
-            epochs=self.config.ae_epochs if autoencoder else self.config.simclr_epochs if kind == "simclr" else 1,
             seed=self.config.ae_seed,
             precision=self.config.precision,
             distribute=self.config.distribute,
-            model_options=self.model_options(kind),
         )
-
-    def model_options(self, kind: str) -> dict:
-        """The options of a representation kind's model (pixel PCA has none)."""
-        if kind in representations.AUTOENCODERS:
-            return self.ae_options()
-        return dict(self.config.simclr_options) if kind == "simclr" else {}
-
-    def ae_options(self) -> dict:
-        """The auto-encoders' model options: the width and initializer fields, then `ae_options`."""
-        from latens.models import layers
-
-        config = self.config
-        options = dict(layers.scaled_widths(config.ae_width)) if config.ae_width != 1.0 else {}
-        if config.ae_kernel_initializer is not None:
-            options["kernel_initializer"] = config.ae_kernel_initializer
-        return {**options, **config.ae_options}
 
     def selection_config(self, cell: Cell) -> dict:
         # Only strategies that declare the option get it, so a stored query's
@@ -430,30 +407,9 @@ def run(config: GridConfig, *, paper_values: bool = True) -> str:
     Returns:
       Table 1 as markdown, also written to `<workdir>/table1.md`.
     """
-    from tqdm.auto import tqdm
-
-    grid = Grid(config)
-    todo = [cell for cell in cells(config) if not grid.is_done(cell)]
-    total = len(cells(config))
-    logging.info("Grid: %d cells, %d already done, %d to run.", total, total - len(todo), len(todo))
-    with tqdm(total=total, initial=total - len(todo), desc="grid", unit="cell") as bar:
-        for cell in todo:
-            bar.set_postfix_str(f"{cell.dataset} n={cell.n} {cell.row} seed={cell.seed}")
-            result = grid.run_cell(cell)
-            bar.update(1)
-            logging.info(
-                "%s n=%d %s seed=%d: test accuracy %.4f (%.0f s)",
-                cell.dataset, cell.n, cell.row, cell.seed, result["test_accuracy"], result["seconds"],
-            )
+    runner.run(Grid(config), desc="grid")
     return tables.write_table(config.workdir, paper_values=paper_values)
 
 
-def check_same(path: pathlib.Path, stored: dict, wanted: dict) -> None:
-    """Raises `ValueError` naming the differing keys when a stored config is not `wanted`."""
-    wanted = json.loads(json.dumps(wanted))  # As stored: tuples become lists.
-    if stored != wanted:
-        differences = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-        raise ValueError(
-            f"{path} was made with a different config (differs in: {', '.join(differences)}). "
-            "Use another --workdir, or delete it to redo that cell."
-        )
+# Queries and the studies check their stored configs with the runner's check.
+check_same = runner.check_same

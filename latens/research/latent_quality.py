@@ -11,8 +11,13 @@ images says what the setting costs the decoder.
 `compare` trains one model per named `TrainConfig` and seed through
 `latens.train.train` (each in its own folder, so a killed comparison resumes
 and a finished run is read back) and scores each; a setting without a
-config (None) scores the raw pixels. It is what `experiments/tsne_kl_weight.py`,
-`experiments/vae_collapse.py` and `experiments/representations.py` run.
+config (None) scores the raw pixels. `compare_representations` does the same
+for representations through a grid's cache. Both are experiments of
+`latens.research.runner` (`SettingsComparison`, `RepresentationComparison`)
+whose results are kept in memory (`runner.Memory`): the models cache
+themselves, and their scores are measured again at every call. It is what
+`experiments/tsne_kl_weight.py`, `experiments/vae_collapse.py`,
+`experiments/simclr_augmentation.py` and `experiments/representations.py` run.
 """
 
 import csv
@@ -27,7 +32,7 @@ import numpy as np
 from absl import logging
 
 from latens import data, fileio, models, provenance, representations, train
-from latens.research import grid
+from latens.research import grid, runner
 from latens.sampling.neighbours import NearestNeighbours
 
 
@@ -116,15 +121,9 @@ def compare(
         if first is None:
             raise ValueError("pixels alone need the data: pass splits")
         splits = data.load(first.dataset, first.data_dir, unbalanced=first.unbalanced)
-    rows = []
-    for setting, base in settings.items():
-        for seed in seeds:
-            config = None if base is None else dataclasses.replace(base, seed=int(seed))
-            row = {"setting": setting, "seed": int(seed), "config": config and dataclasses.asdict(config),
-                   **_score(config, pathlib.Path(workdir) / setting / f"seed{seed}", splits, k)}
-            logging.info("%s seed %d: %d-NN accuracy %.3f", setting, seed, k, row["knn_accuracy"])
-            rows.append(row)
-    return rows
+    comparison = SettingsComparison(settings, seeds, workdir, splits, k)
+    runner.run(comparison, desc="settings")
+    return comparison.store.results()
 
 
 def compare_representations(config: grid.GridConfig, dataset: str, names: Sequence[str], *, k: int = 5,
@@ -144,22 +143,94 @@ def compare_representations(config: grid.GridConfig, dataset: str, names: Sequen
       One dict per name: `setting` (the name), `dataset`, `config` (the
       training config; None for pixels) and the scores of `compare`.
     """
-    runner = grid.Grid(config)
-    splits = runner.splits(dataset)
-    rows = []
-    for name in names:
+    comparison = RepresentationComparison(config, dataset, names, k, on_row=on_row)
+    runner.run(comparison, desc="representations")
+    return comparison.store.results()
+
+
+class SettingsComparison:
+    """`compare` as a `latens.research.runner.Experiment`: a cell is `(setting, seed)`.
+
+    Args:
+      settings: setting name -> its config, or None for the raw pixels.
+      seeds: seeds of every setting's runs.
+      workdir: folder holding a `<setting>/seed<seed>` folder per run.
+      splits: data to train and score on.
+      k: neighbours in `knn_label_accuracy`.
+    """
+
+    def __init__(self, settings: Mapping[str, train.TrainConfig | None], seeds: Sequence[int],
+                 workdir: str | os.PathLike, splits: data.Splits, k: int):
+        self.settings, self.seeds, self.workdir, self.splits, self.k = settings, seeds, workdir, splits, k
+        self.store = runner.Memory()
+
+    def cells(self) -> list[tuple[str, int]]:
+        return [(setting, int(seed)) for setting in self.settings for seed in self.seeds]
+
+    def cell_config(self, cell: tuple[str, int]) -> dict | None:
+        """The run's training config (its seed the cell's; None for pixels)."""
+        config = self._config(cell)
+        return None if config is None else dataclasses.asdict(config)
+
+    def describe(self, cell: tuple[str, int]) -> str:
+        return "{} seed {}".format(*cell)
+
+    def summarize(self, result: dict) -> str:
+        return f"{self.k}-NN accuracy {result['knn_accuracy']:.3f}"
+
+    def run_cell(self, cell: tuple[str, int]) -> dict:
+        """Trains (or reads back) the run and scores its codes; its row."""
+        setting, seed = cell
+        workdir = pathlib.Path(self.workdir) / setting / f"seed{seed}"
+        scores = _score(self._config(cell), workdir, self.splits, self.k)
+        return {"setting": setting, "seed": seed, "config": self.cell_config(cell), **scores}
+
+    def _config(self, cell: tuple[str, int]) -> train.TrainConfig | None:
+        setting, seed = cell
+        base = self.settings[setting]
+        return None if base is None else dataclasses.replace(base, seed=seed)
+
+
+class RepresentationComparison:
+    """`compare_representations` as a `latens.research.runner.Experiment`: a cell is a representation name.
+
+    Args:
+      config: the grid whose representation cache trains and keeps the models.
+      dataset: a dataset name of the grid.
+      names: representation names, or `pixels`.
+      k: neighbours in `knn_label_accuracy`.
+      on_row: called with the rows so far after each one.
+    """
+
+    def __init__(self, config: grid.GridConfig, dataset: str, names: Sequence[str], k: int, *,
+                 on_row: Callable[[list[dict]], None] | None = None):
+        self.grid, self.dataset, self.names, self.k = grid.Grid(config), dataset, names, k
+        self.store = runner.Memory(on_save=on_row)
+
+    def cells(self) -> Sequence[str]:
+        return self.names
+
+    def cell_config(self, name: str) -> dict | None:
+        """The representation's training config (None for pixels)."""
+        return None if name == "pixels" else dataclasses.asdict(self.grid.ae_config(self.dataset, name))
+
+    def describe(self, name: str) -> str:
+        return f"{name} on {self.dataset}"
+
+    def summarize(self, result: dict) -> str:
+        return f"{self.k}-NN accuracy {result['knn_accuracy']:.4f}"
+
+    def run_cell(self, name: str) -> dict:
+        """Trains the representation (or finds it trained) in the grid's cache and scores its codes; its row."""
+        splits = self.grid.splits(self.dataset)
         if name == "pixels":
-            trained, scores = None, _pixel_scores(splits, k)
+            scores = _pixel_scores(splits, self.k)
         else:
-            runner.embeddings(dataset, name)  # Trains the model, or finds it trained.
-            trained = runner.ae_config(dataset, name)
-            scores = _measure(train.RunFiles(runner.ae_workdir(dataset, name)), trained, splits, k)
-        rows.append({"setting": name, "dataset": dataset, "seed": config.ae_seed,
-                     "config": trained and dataclasses.asdict(trained), **scores})
-        logging.info("%s on %s: %d-NN accuracy %.4f", name, dataset, k, scores["knn_accuracy"])
-        if on_row is not None:
-            on_row(rows)
-    return rows
+            self.grid.embeddings(self.dataset, name)  # Trains the model, or finds it trained.
+            files = train.RunFiles(self.grid.ae_workdir(self.dataset, name))
+            scores = _measure(files, self.grid.ae_config(self.dataset, name), splits, self.k)
+        return {"setting": name, "dataset": self.dataset, "seed": self.grid.config.ae_seed,
+                "config": self.cell_config(name), **scores}
 
 
 def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data.Splits, k: int) -> dict:

@@ -22,7 +22,8 @@ from typing import ClassVar
 
 from absl import logging
 
-from latens import checks, runtime
+from latens import checks, representations, runtime
+from latens.models import layers
 from latens.research import evaluate, grid
 from latens.research.plots import grid as grid_plots
 from latens.research.plots import study as study_plots
@@ -93,8 +94,6 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
     `latens.models.layers` on initialisation). `smoke` shrinks every part
     (narrow networks, one epoch, n = 20, one seed).
     """
-    from latens.models import layers
-
     smoke, linear = config.smoke, config.protocol == "linear"
     prefix = "smoke-" if smoke else ""  # The smoke version's narrow networks are other representations.
     widths = NARROW if smoke else layers.scaled_widths(config.width)
@@ -107,10 +106,10 @@ def grid_config(config: QuickstartConfig) -> grid.GridConfig:
         aes=("vae", recommended.ae),
         strategies=("random", "multi-normal-cluster", recommended.strategy),
         seeds=(0,) if smoke else tuple(range(config.linear_seeds if linear else config.scratch_seeds)),
-        ae_epochs=1 if smoke else config.vae_epochs,
-        simclr_epochs=1 if smoke else config.simclr_epochs,
-        ae_options={**widths, "kernel_initializer": "he_uniform"},
-        simclr_options=NARROW_SIMCLR if smoke else {},
+        ae=representations.Training(epochs=1 if smoke else config.vae_epochs,
+                                    options={**widths, "kernel_initializer": "he_uniform"}),
+        simclr=representations.Training(epochs=1 if smoke else config.simclr_epochs,
+                                        options=NARROW_SIMCLR if smoke else {}),
         distribute=config.distribute,
         protocol=config.protocol,
         classifier=evaluate.ClassifierConfig(

@@ -13,10 +13,11 @@ moment the rule fires. Other candidate rules can be watched in the same run
 Results: `<workdir>/<dataset>/n<n>/<row>/seed<s>.json` (the layout of
 Table 1's results), each with the cell's config, the rules, the paper's
 scores, each rule's epoch and scores, every epoch's training loss and the
-seconds. Files are written atomically and a finished cell is skipped, so a
-killed check resumes. `render` tabulates them: per column, the paired
-difference (rule minus paper) with its 95 % confidence interval and the
-epochs the rule trained.
+seconds. The check is an experiment of `latens.research.runner` (`StopCheck`):
+files are written atomically and a finished cell is skipped, so a killed
+check resumes, and a cell checked with other rules stops it. `render`
+tabulates them: per column, the paired difference (rule minus paper) with
+its 95 % confidence interval and the epochs the rule trained.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import pathlib
 import time
 from collections.abc import Sequence
 
+import keras
 import numpy as np
-from absl import logging
 
-from latens import checks, data, fileio, provenance
-from latens.research import evaluate, grid, paper, stats
+from latens import checks, data, provenance
+from latens.research import evaluate, paper, runner, stats
 
 UNBALANCED = paper.UNBALANCED
 RULE = "converged"
@@ -139,63 +140,87 @@ def _relative(dataset: str, n: int, row: str, seed: int) -> pathlib.Path:
 
 
 def run(config: StopCheckConfig) -> str:
-    """Checks every cell not yet checked, then returns `render`'s tables."""
-    from tqdm.auto import tqdm
+    """Checks every cell not yet checked, then returns `render`'s tables.
 
-    root = pathlib.Path(config.workdir)
-    todo = [cell for cell in cells(config) if not _is_done(root / _relative(*cell), config)]
-    logging.info("Stop check: %d cells, %d to run.", len(cells(config)), len(todo))
-    splits: dict[tuple[str, int], data.Splits] = {}
-    with tqdm(total=len(cells(config)), initial=len(cells(config)) - len(todo), unit="cell",
-              desc="stop check") as bar:
-        for cell in todo:
-            bar.set_postfix_str("{} n={} {} seed={}".format(*cell))
-            result = _check_cell(config, cell, splits)
-            fileio.write_text(root / _relative(*cell), json.dumps(result, indent=1))
-            bar.update(1)
+    Raises:
+      ValueError: a cell was checked with other rules (they must not mix in a table).
+    """
+    runner.run(StopCheck(config), desc="stop check")
     return render(load(config.workdir))
 
 
-def _is_done(path: pathlib.Path, config: StopCheckConfig) -> bool:
-    """Whether a cell is checked; raises if it was checked with other rules (they must not mix in a table)."""
-    if not path.exists():
-        return False
-    grid.check_same(path, json.loads(path.read_text())["config"]["rules"], config.rules())
-    return True
+class StopCheck:
+    """The check as a `latens.research.runner.Experiment`: a cell is `(dataset, n, row, seed)`.
+
+    Each result is a file of its own under `config.workdir`; its stored
+    rules (`config.rules` in the result) must be the check's.
+
+    Args:
+      config: the check.
+    """
+
+    def __init__(self, config: StopCheckConfig):
+        self.config = config
+        self.store = runner.JsonFiles(self.result_path, config_of=lambda result: result["config"]["rules"])
+        self._splits: dict[tuple[str, int], data.Splits] = {}
+
+    def cells(self) -> list[tuple[str, int, str, int]]:
+        return cells(self.config)
+
+    def result_path(self, cell: tuple[str, int, str, int]) -> pathlib.Path:
+        return pathlib.Path(self.config.workdir) / _relative(*cell)
+
+    def cell_config(self, cell: tuple[str, int, str, int]) -> dict:
+        """The rules watched (the rest of a result's config is its Table 1 cell's)."""
+        return self.config.rules()
+
+    def describe(self, cell: tuple[str, int, str, int]) -> str:
+        return "{} n={} {} seed={}".format(*cell)
+
+    def summarize(self, result: dict) -> str:
+        return (f"test accuracy {result['test_accuracy']:.4f} at the paper's last epoch, "
+                f"rule {RULE!r} fired at epoch {result['probes'][RULE]['epoch']}")
+
+    def run_cell(self, cell: tuple[str, int, str, int]) -> dict:
+        """Trains the cell's classifier once, on its Table 1 query, watching the rules; its result."""
+        config = self.config
+        dataset, _, _, seed = cell
+        stored = json.loads((pathlib.Path(config.table1) / "results" / _relative(*cell)).read_text())
+        split = self.splits(dataset, stored["config"]["data_seed"])
+        classifier = _paper_classifier(cell, stored["config"]["classifier"])
+        indices = np.asarray(stored["query_indices"])
+        keras.utils.set_random_seed(seed)
+        started = time.time()
+        scores = evaluate.train_and_evaluate(
+            (split.pool[0][indices], split.pool[1][indices]), split.val, split.test, split.num_classes,
+            classifier, seed=seed, progress=False, watchers=[Probes(config.rules())],
+        )
+        return {
+            "config": {**stored["config"], "rules": config.rules()},
+            "versions": provenance.versions(),
+            "seconds": round(time.time() - started, 1),
+            "table1_test_accuracy": stored["test_accuracy"],
+            **scores,
+        }
+
+    def splits(self, dataset: str, data_seed: int) -> data.Splits:
+        """The dataset (its pool drawn with `data_seed` where unbalanced), loaded once."""
+        key = (dataset, data_seed)
+        if key not in self._splits:
+            self._splits[key] = data.load(dataset.removesuffix(UNBALANCED), self.config.data_dir,
+                                          unbalanced=dataset.endswith(UNBALANCED), seed=data_seed)
+        return self._splits[key]
 
 
-def _check_cell(config: StopCheckConfig, cell: tuple[str, int, str, int], splits: dict) -> dict:
-    """Trains one cell's classifier once, watching the rules; its result dict."""
-    import keras
-
-    stored = json.loads((pathlib.Path(config.table1) / "results" / _relative(*cell)).read_text())
-    dataset, _, _, seed = cell
-    key = (dataset, stored["config"]["data_seed"])
-    if key not in splits:
-        splits[key] = data.load(dataset.removesuffix(UNBALANCED), config.data_dir,
-                                unbalanced=dataset.endswith(UNBALANCED), seed=key[1])
-    split = splits[key]
+def _paper_classifier(cell: tuple[str, int, str, int], stored: dict) -> evaluate.ClassifierConfig:
+    """A Table 1 cell's stored classifier config; raises unless it trains the paper's full run."""
     classifier = evaluate.ClassifierConfig(**{
-        name: tuple(value) if isinstance(value, list) else value
-        for name, value in stored["config"]["classifier"].items()
+        name: tuple(value) if isinstance(value, list) else value for name, value in stored.items()
     })
     if classifier.stop != "paper":
         raise ValueError(f"cell {_relative(*cell)}: its classifier stops by rule {classifier.stop!r}; the check "
                          "watches rules beside the paper's full run, so the stored cell must use 'paper'")
-    indices = np.asarray(stored["query_indices"])
-    keras.utils.set_random_seed(seed)
-    started = time.time()
-    scores = evaluate.train_and_evaluate(
-        (split.pool[0][indices], split.pool[1][indices]), split.val, split.test, split.num_classes,
-        classifier, seed=seed, progress=False, watchers=[Probes(config.rules())],
-    )
-    return {
-        "config": {**stored["config"], "rules": config.rules()},
-        "versions": provenance.versions(),
-        "seconds": round(time.time() - started, 1),
-        "table1_test_accuracy": stored["test_accuracy"],
-        **scores,
-    }
+    return classifier
 
 
 def load(workdir: str | pathlib.Path) -> list[dict]:

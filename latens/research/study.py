@@ -11,8 +11,8 @@ the same tables. Every protocol's grid shares one representation cache,
 
 The representations are cheaper than Table 1's: the auto-encoders at half
 the paper's widths, He-initialised (at half width Keras' default collapsed a
-VAE's codes, `docs/models.md`), for `ae_epochs` epochs; SimCLR with its own
-defaults (`latens.models.simclr`) for `simclr_epochs`.
+VAE's codes, `docs/models.md`), for `StudyConfig.ae`'s epochs; SimCLR with
+its own defaults (`latens.models.simclr`) for `StudyConfig.simclr`'s.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import pathlib
 from typing import ClassVar
 
 from latens import checks, representations, runtime
-
-# Representation names (`latens.representations`): pixel PCA (50 components),
+from latens.representations import Training
 from latens.research import evaluate, grid, tables
 
+# Representation names (`latens.representations`): pixel PCA (50 components),
 # the paper's auto-encoders at its L = 2 and at L = 16, and SimCLR (128-d).
 REPRESENTATIONS = ("pca", "cae", "vae", "tsne", "cae16", "vae16", "tsne16", "simclr")
 RULES = ("random", "typiclust", "probcover", "kcenter", "cluster-medoid", "balanced-medoid", "multi-normal-cluster")
@@ -46,9 +46,8 @@ class StudyConfig:
       strategies: selection rules (`random` is one row; every other rule a
         row per representation).
       seeds: seeds of every cell.
-      ae_epochs: epochs of the auto-encoders.
-      ae_width: the auto-encoders' widths, times the paper's.
-      simclr_epochs: epochs of the contrastive encoder.
+      ae: how the auto-encoders are trained (`latens.representations.Training`).
+      simclr: how the contrastive encoder is trained.
       classifier_stop: when the scratch protocol's classifier stops
         (`latens.research.evaluate.ClassifierConfig.stop`).
       precision: dtype policy for training.
@@ -65,9 +64,8 @@ class StudyConfig:
     representations: tuple[str, ...] = REPRESENTATIONS
     strategies: tuple[str, ...] = RULES
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    ae_epochs: int = 3
-    ae_width: float = 0.5
-    simclr_epochs: int = grid.GridConfig.simclr_epochs
+    ae: Training = Training(epochs=3, width=0.5, kernel_initializer="he_uniform")
+    simclr: Training = grid.GridConfig.simclr
     classifier_stop: str = "converged"
     precision: str = "auto"
     distribute: str = "default"
@@ -88,10 +86,8 @@ class StudyConfig:
             "aes": self.representations,
             "strategies": self.strategies,
             "seeds": self.seeds,
-            "ae_epochs": self.ae_epochs,
-            "ae_width": self.ae_width,
-            "ae_kernel_initializer": "he_uniform",
-            "simclr_epochs": self.simclr_epochs,
+            "ae": self.ae,
+            "simclr": self.simclr,
             "precision": self.precision,
             "distribute": self.distribute,
         }
