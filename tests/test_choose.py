@@ -259,8 +259,8 @@ def test_a_cache_dir_that_cannot_be_created_is_refused(digits, tmp_path, monkeyp
 
 
 def test_an_unknown_option_is_refused_with_the_valid_ones(digits):
-    with pytest.raises(InputError, match=r"^unknown option foo; latens\.choose's options are n, strategy, ae, .*"
-                                         r"follow_links, cache_dir, retrain, progress$"):
+    with pytest.raises(InputError, match=r"^unknown option foo; latens\.choose's options are n, strategy, next_strategy, ae, .*"
+                                         r"follow_links, labels, cache_dir, retrain, progress$"):
         latens.choose(digits, 5, foo=1, **TINY)
     with pytest.raises(InputError, match=r"^unknown options bar, foo; "):
         latens.choose(digits, 5, foo=1, bar=2, **TINY)

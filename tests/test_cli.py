@@ -46,7 +46,7 @@ def test_the_command_chooses_n_images_and_reports_the_bad_files(tmp_path, write_
     (["--images={tmp}", "--image_size=30"], "--image_size must be a positive multiple of 4, got 30"),
     # The config says `ae=tsne ... batch_size`; the command line names its flags.
     (["--images={tmp}", "--ae=tsne", "--batch_size=16"], r"--ae=tsne needs --batch_size above 31 .*, got 16$"),
-    (["--images={tmp}", "--n=0"], "n must be at least 1, got 0$"),
+    (["--images={tmp}", "--n=0"], r"n must be at least 1 \(--n=0 only pre-labels, which needs labels\)$"),
 ])
 def test_bad_input_ends_with_one_clear_line_and_status_1(tmp_path, flags, message):
     result = latens_select(*(f.format(tmp=tmp_path) for f in flags), f"--out={tmp_path / 'out'}")

@@ -123,7 +123,7 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"n": 0}, "n must be at least 1"),
+    ({"n": -1}, "n must be at least 0, got -1"),
     ({"image_size": 30}, "image_size must be a positive multiple of 4, got 30"),
     ({"channels": 2}, "channels must be 1 .grey. or 3 .colour., got 2"),
     ({"strategy": "best"}, "strategy must be one of random, "),

@@ -51,3 +51,43 @@ def test_the_tool_does_not_import_the_research_harness(module):
 def test_every_layer_is_there():
     assert {TOOL, RESEARCH, "latens.train", "latens.sampling"} <= set(MODULES)
     assert len(CORE) > 20
+
+
+# Where TensorFlow may be imported inside a function: the package's front door
+# (`latens.choose`, `latens.predict`), `runtime` (which configs import for its
+# names, TensorFlow-free) and `data`'s tensorflow-datasets download. Every
+# other module imports what it needs at its top.
+LAZY_EDGES = {"latens", "latens.runtime", "latens.data"}
+HEAVY = ("tensorflow", "keras", "tensorflow_datasets", "latens.train", "latens.models", "latens.select.choice",
+         "latens.select.folder")
+
+
+def function_imports(path: pathlib.Path) -> set[str]:
+    """The modules a file imports inside a function."""
+    names = set()
+    for function in (n for n in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        for node in ast.walk(function):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(set(MODULES) - LAZY_EDGES))
+def test_tensorflow_is_imported_lazily_only_at_the_packages_edges(module):
+    lazy = {name for name in function_imports(MODULES[module]) if any(within(name, heavy) for heavy in HEAVY)}
+    assert not lazy, f"{module} imports {sorted(lazy)} inside a function"
+
+
+def test_configs_and_checks_import_without_tensorflow():
+    import subprocess
+    import sys
+
+    light = ["latens", "latens.checks", "latens.representations", "latens.flagconfig", "latens.runtime",
+             "latens.data", "latens.sampling", "latens.prelabels", "latens.select.labels",
+             "latens.select.label_studio", "latens.select.outdir"]
+    code = f"import sys\nfor m in {light!r}: __import__(m)\nprint('tensorflow' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False"

@@ -44,7 +44,8 @@ def assert_exact(indices, n, num_points):
 
 
 def test_registry_holds_the_contract_names():
-    assert set(PAPER + BEYOND) == set(sampling.STRATEGIES)
+    # The rules that read a classifier's probabilities are tested in test_sampling_continuation.py.
+    assert set(PAPER + BEYOND + ("margin", "diverse-margin")) == set(sampling.STRATEGIES)
     with pytest.raises(TypeError):
         sampling.STRATEGIES["mine"] = None  # Read-only view.
 
@@ -245,10 +246,12 @@ def test_codes_of_any_finite_size_give_the_same_choice(name, factor):
     # A choice depends on no unit: huge or tiny codes, moved anywhere, choose
     # what the unit-sized codes choose (huge ones once ran forever or chose
     # too many).
-    z, _ = synthetic.gaussian_blobs([120, 60, 30, 15], radius=20.0, dim=2, seed=0)
-    errors = np.linspace(0.0, 1.0, len(z))
-    expected = select(name, z, 10, seed=1, errors=errors)
-    np.testing.assert_array_equal(select(name, z * factor + 7.0 * factor, 10, seed=1, errors=errors), expected)
+    z, ids = synthetic.gaussian_blobs([120, 60, 30, 15], radius=20.0, dim=2, seed=0)
+    options = {"errors": np.linspace(0.0, 1.0, len(z))}
+    if "probabilities" in STRATEGIES[name].options:
+        options["probabilities"] = np.random.default_rng(0).dirichlet(np.ones(4), size=len(z))
+    expected = select(name, z, 10, seed=1, **options)
+    np.testing.assert_array_equal(select(name, z * factor + 7.0 * factor, 10, seed=1, **options), expected)
 
 
 def test_given_lengths_are_in_the_codes_own_units():

@@ -6,12 +6,14 @@ from the active-learning literature, all on latent codes `z` `[N, L]`:
 
     indices = latens.sampling.select("uniform-cluster", z, n=100, seed=0)
 
-`STRATEGIES` maps every strategy name to its callable; `cluster` is the
-label-free Ward clustering the cluster strategies use.
+`STRATEGIES` maps every strategy name to its callable, `CONTINUING` names
+those that choose the next codes knowing which are labelled
+(`select(..., labelled=indices)`); `cluster` is the label-free Ward
+clustering the cluster strategies use.
 """
 
 from latens.sampling.clustering import cluster
 from latens.sampling.quotas import cluster_quotas
-from latens.sampling.strategies import STRATEGIES, select
+from latens.sampling.strategies import CONTINUING, STRATEGIES, select
 
-__all__ = ["STRATEGIES", "cluster", "cluster_quotas", "select"]
+__all__ = ["CONTINUING", "STRATEGIES", "cluster", "cluster_quotas", "select"]

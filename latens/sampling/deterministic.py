@@ -43,21 +43,26 @@ _PILOT_SAMPLE = 1_000
 _PILOT_POPULATION = 50_000
 
 
-def kcenter(z, n):
+def kcenter(z, n, *, labelled=()):
     """Greedy k-center (Sener & Savarese 2018): farthest-first traversal.
 
     The first pick is the code nearest the mean of all codes; each next pick
     is the code farthest from every pick so far (ties: lowest index). It is a
     2-approximation of the minimax covering radius, and fully deterministic.
+    With labelled codes, the traversal starts from them (Sener & Savarese's
+    core set grown from the labelled pool).
 
     Args:
         z: float64 array `[N, L]`.
-        n: number of codes, 1..N.
+        n: number of codes, 1..N - M.
+        labelled: int64 array `[M]` of codes already labelled.
 
     Returns:
         int64 array `[n]` of distinct indices, in the order picked (each
         prefix is itself a greedy k-center solution).
     """
+    if len(labelled):
+        return farthest_first(z, len(labelled) + n, labelled)[len(labelled):]
     return farthest_first(z, n, [int(np.argmin(_squared_distances(z, z.mean(axis=0))))])
 
 
@@ -88,29 +93,36 @@ def farthest_first(z, n, start):
     return np.asarray(picks, dtype=np.int64)
 
 
-def typiclust(z, n, *, seed, n_neighbors=TYPICALITY_NEIGHBOURS):
-    """TypiClust (Hacohen et al. 2022): the most typical code of n clusters.
+def typiclust(z, n, *, seed, n_neighbors=TYPICALITY_NEIGHBOURS, labelled=()):
+    """TypiClust (Hacohen et al. 2022): the most typical code of n clusters (of M + n, M labelled).
 
-    The codes are split into n k-means clusters (the paper's |L| + B with no
-    labelled set). The typicality of a code is the inverse of its mean
+    The codes are split into |L| + B k-means clusters, the paper's M + n for
+    M labelled codes (n with none). The typicality of a code is the inverse of its mean
     distance to its `n_neighbors` nearest neighbours in its cluster (fewer in
     clusters that are smaller). The most typical code of every cluster is
     picked, largest cluster first; when k-means finds fewer than n clusters
     (fewer distinct codes) the rounds continue with each cluster's next most
-    typical code.
+    typical code. Labelled codes are never picked, and clusters that hold one
+    come after every cluster that holds none (the paper's "uncovered" ones).
 
     Args:
         z: float64 array `[N, L]`.
         n: number of codes, 1..N.
         seed: seed of the k-means.
         n_neighbors: neighbourhood size of typicality, >= 1.
+        labelled: int64 array `[M]` of codes already labelled.
 
     Returns:
         int64 array `[n]` of distinct indices, largest cluster first.
     """
     n_neighbors = validation.check_positive_int(n_neighbors, "n_neighbors")
-    labels, _, sizes = clustering.kmeans(z, n, seed=seed)
-    groups = []
+    labelled = np.asarray(labelled, dtype=np.int64)
+    labels, _, sizes = clustering.kmeans(z, len(labelled) + n, seed=seed)
+    covered = np.zeros(len(sizes), dtype=bool)
+    covered[labels[labelled]] = True
+    is_labelled = np.zeros(len(z), dtype=bool)
+    is_labelled[labelled] = True
+    uncovered_groups, covered_groups = [], []
     for members in _groups_by_decreasing_size(labels, sizes):
         k = min(n_neighbors, len(members) - 1)
         if k:
@@ -118,8 +130,9 @@ def typiclust(z, n, *, seed, n_neighbors=TYPICALITY_NEIGHBOURS):
             # Column 0 is a zero distance (the code itself or a duplicate).
             atypicality = distances[:, 1:].mean(axis=1)
             members = members[np.argsort(atypicality, kind="stable")]
-        groups.append(members)
-    return quotas_lib.interleave(groups)[:n]
+        group = covered_groups if covered[labels[members[0]]] else uncovered_groups
+        group.append(members[~is_labelled[members]])
+    return quotas_lib.interleave(uncovered_groups + covered_groups)[:n]
 
 
 def probcover(z, n, *, seed, delta=None, purity=PURITY, n_clusters=None, clusters=None):
@@ -171,7 +184,7 @@ def probcover(z, n, *, seed, delta=None, purity=PURITY, n_clusters=None, cluster
     return picks
 
 
-def cluster_medoid(z, n, *, seed, n_clusters=None, clusters=None):
+def cluster_medoid(z, n, *, seed, n_clusters=None, clusters=None, labelled=()):
     """Per-cluster medoids: representative codes of every Ward cluster, quotas by cluster size.
 
     Each Ward cluster gets a quota (`quotas.cluster_quotas`: at least one
@@ -183,21 +196,29 @@ def cluster_medoid(z, n, *, seed, n_clusters=None, clusters=None):
     first. When k-means finds fewer than q sub-clusters (identical codes),
     the cluster's other members nearest its mean fill the quota.
 
+    With M labelled codes it continues as TypiClust does: the clusters and
+    quotas serve M + n codes, a cluster's quota less the labelled codes it
+    holds is its share of the n new ones, and its sub-clusters (as many as
+    its labelled codes plus that share) give the medoids of those that hold
+    no labelled code.
+
     Args:
         z: float64 array `[N, L]`.
-        n: number of codes, 1..N.
+        n: number of codes, 1..N - M.
         seed: seed of the clustering and the k-means.
         n_clusters: number of Ward clusters (None: automatic).
         clusters: integer labels `[N]` to use instead of clustering.
+        labelled: int64 array `[M]` of codes already labelled.
 
     Returns:
         int64 array `[n]` of distinct indices: clusters interleaved
         round-robin, largest cluster first in each round.
     """
-    return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.cluster_quotas)
+    return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.cluster_quotas,
+                    labelled=labelled)
 
 
-def balanced_medoid(z, n, *, seed, n_clusters=None, clusters=None):
+def balanced_medoid(z, n, *, seed, n_clusters=None, clusters=None, labelled=()):
     """Per-cluster medoids with equal quotas: rare groups get the share of common ones.
 
     As `cluster_medoid`, but every Ward cluster gets the same quota
@@ -208,26 +229,44 @@ def balanced_medoid(z, n, *, seed, n_clusters=None, clusters=None):
     reason for the rule is that imbalance; it is latens' own. Arguments and
     result as for `cluster_medoid`.
     """
-    return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.equal_quotas)
+    return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=quotas_lib.equal_quotas,
+                    labelled=labelled)
 
 
-def _medoids(z, n, *, seed, n_clusters, clusters, allocate):
-    labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed, n=n)
+def _medoids(z, n, *, seed, n_clusters, clusters, allocate, labelled=()):
+    """The medoid rules' picks; with `labelled`, the next n, so that labelled and new follow the rule together.
+
+    The clusters serve a query of M + n codes; each gets the quota of M + n
+    that `allocate` gives it less the labelled codes it holds
+    (`quotas.continued_quotas`), and its k-means parts number its labelled
+    codes plus its quota: the medoids of the parts that hold no labelled
+    code are its picks.
+    """
+    labelled = np.asarray(labelled, dtype=np.int64)
+    labels = clustering.resolve_clusters(z, clusters=clusters, n_clusters=n_clusters, seed=seed,
+                                         n=n + len(labelled))
     sizes = np.bincount(labels)
-    quotas = allocate(sizes, n)
+    is_labelled = np.zeros(len(z), dtype=bool)
+    is_labelled[labelled] = True
+    held = np.bincount(labels[labelled], minlength=len(sizes))
+    quotas = quotas_lib.continued_quotas(allocate, sizes, held, n)
     groups = []
     for c, members in enumerate(_groups_by_decreasing_size(labels, sizes)):
-        quota = quotas[labels[members[0]]]
+        cluster = labels[members[0]]
+        quota = quotas[cluster]
         if not quota:
             continue
-        points = z[members]
-        parts, centres, part_sizes = clustering.kmeans(points, quota, seed=seed + c)
+        points, mine = z[members], is_labelled[members]
+        parts, centres, part_sizes = clustering.kmeans(points, held[cluster] + quota, seed=seed + c)
+        uncovered = np.ones(len(part_sizes), dtype=bool)
+        uncovered[parts[mine]] = False
         nearest_first = np.lexsort((_squared_distances(points, centres[parts]), parts))
         medoids = nearest_first[np.r_[0, np.cumsum(part_sizes)[:-1]]]
-        picks = medoids[np.argsort(-part_sizes, kind="stable")]
+        by_size = np.argsort(-part_sizes, kind="stable")
+        picks = medoids[by_size[uncovered[by_size]]][:quota]
         if len(picks) < quota:
             by_centrality = np.argsort(_squared_distances(points, points.mean(axis=0)), kind="stable")
-            rest = by_centrality[~np.isin(by_centrality, picks)]
+            rest = by_centrality[~np.isin(by_centrality, picks) & ~mine[by_centrality]]
             picks = np.concatenate([picks, rest[:quota - len(picks)]])
         groups.append(members[picks])
     return quotas_lib.interleave(groups)

@@ -113,3 +113,40 @@ def equal_quotas(sizes, n):
         quotas[open_] += 1
         remaining -= len(open_)
     return quotas
+
+
+def continued_quotas(allocate, sizes, held, n):
+    """Splits n new queries over clusters that already hold labelled codes.
+
+    Each cluster's target is its quota of all `held.sum() + n` codes under
+    `allocate`; its share of the new ones is the target less what it holds
+    (never below zero). Clusters that hold more than their target leave the
+    others more than n to share, so the shares are then cut to n in
+    proportion to them (`cluster_quotas` over the positive shares). With
+    nothing held it is `allocate(sizes, n)`.
+
+    Args:
+        allocate: `cluster_quotas` or `equal_quotas`.
+        sizes: positive integer array-like `[k]`.
+        held: non-negative integer array-like `[k]`, the labelled codes of
+            each cluster, at most its size.
+        n: new queries, 0 <= n <= sum(sizes - held).
+
+    Returns:
+        int64 array `[k]`: new quotas summing to exactly n, each at most
+        its cluster's size less what it holds.
+    """
+    sizes, held = np.asarray(sizes, dtype=np.int64), np.asarray(held, dtype=np.int64)
+    if not held.any():
+        return allocate(sizes, n)
+    if held.shape != sizes.shape or (held < 0).any() or (held > sizes).any():
+        raise ValueError(f"held must be [k] counts between 0 and each cluster's size, got {held}")
+    if not 0 <= n <= (sizes - held).sum():
+        raise ValueError(f"n must be between 0 and the {(sizes - held).sum()} unlabelled codes, got {n}")
+    # A target is at most its cluster's size, so a share fits its room.
+    shares = np.maximum(allocate(sizes, held.sum() + n) - held, 0)
+    if shares.sum() > n:
+        wanting = np.flatnonzero(shares)
+        shares[wanting] = cluster_quotas(shares[wanting], n)
+    return shares
+

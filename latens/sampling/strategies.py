@@ -5,11 +5,16 @@ The paper's strategies (section 3.2): `random`, `ae-error`, `uniform`,
 through Algorithm 1 (`latens.sampling.algorithm`). Beyond the paper, on the
 same codes: `kcenter` (Sener & Savarese 2018), `typiclust` (Hacohen et al.
 2022), `probcover` (Yehuda et al. 2022), `cluster-medoid` and
-`balanced-medoid` (`latens.sampling.deterministic`).
+`balanced-medoid` (`latens.sampling.deterministic`); and, once some images
+are labelled, `margin` and `diverse-margin` (`latens.sampling.continuation`).
 
 Every strategy is called as `strategy(z, n, *, seed=0, errors=None,
-**options)`, checks its input, and returns an int64 array of exactly n
-distinct indices into z, in the order a person should label them. Each works
+labelled=None, **options)`, checks its input, and returns an int64 array
+of exactly n distinct indices into z, in the order a person should label
+them. `labelled` names codes already labelled: the strategies that continue
+from them (`CONTINUING`) choose the next n among the others, so that the
+labelled and the new codes together follow the rule (TypiClust's
+continuation, Hacohen et al. 2022); the others refuse it. Each works
 on the codes moved and scaled to unit spread (`validation.standardise`;
 given lengths such as `threshold` are scaled alike), so a choice does not
 depend on the codes' units, and any finite codes work.
@@ -24,6 +29,7 @@ import numpy as np
 from latens import checks
 from latens.sampling import algorithm
 from latens.sampling import clustering
+from latens.sampling import continuation
 from latens.sampling import deterministic
 from latens.sampling import validation
 
@@ -34,7 +40,7 @@ _LENGTHS = ("threshold", "delta")
 STRATEGIES = types.MappingProxyType(_REGISTRY)
 
 
-def select(strategy, z, n, *, seed=0, errors=None, **options):
+def select(strategy, z, n, *, seed=0, errors=None, labelled=None, **options):
     """Chooses which n codes to label first.
 
     Args:
@@ -44,6 +50,8 @@ def select(strategy, z, n, *, seed=0, errors=None, **options):
         seed: non-negative int; the same seed gives the same choice.
         errors: float array `[N]` of per-example reconstruction errors;
             required by `ae-error`.
+        labelled: int array `[M]` of the codes already labelled (None: none);
+            the choice is among the others, `CONTINUING` strategies only.
         **options: the strategy's options (its `options` attribute lists
             them), e.g. `n_clusters` (None: chosen from the data), `clusters`
             (a precomputed assignment `[N]`), `threshold` (None: derived from
@@ -57,7 +65,7 @@ def select(strategy, z, n, *, seed=0, errors=None, **options):
         ValueError: unknown strategy or option, or bad input.
     """
     checks.one_of("strategy", strategy, STRATEGIES)
-    return STRATEGIES[strategy](z, n, seed=seed, errors=errors, **options)
+    return STRATEGIES[strategy](z, n, seed=seed, errors=errors, labelled=labelled, **options)
 
 
 def _register(name):
@@ -67,12 +75,13 @@ def _register(name):
     def register(implementation):
         parameters = inspect.signature(implementation).parameters
         options = tuple(p for p, spec in parameters.items()
-                        if spec.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("seed", "errors"))
+                        if spec.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("seed", "errors", "labelled"))
         takes_seed = "seed" in parameters
         takes_errors = "errors" in parameters
+        takes_labelled = "labelled" in parameters
 
         @functools.wraps(implementation)
-        def strategy(z, n, *, seed=0, errors=None, **given):
+        def strategy(z, n, *, seed=0, errors=None, labelled=None, **given):
             unknown = sorted(set(given) - set(options))
             if unknown:
                 raise ValueError(f"unknown option {', '.join(map(repr, unknown))} of strategy {name!r}; its "
@@ -81,7 +90,11 @@ def _register(name):
             for length in _LENGTHS:  # Lengths the caller gave in the codes' own units.
                 if given.get(length) is not None:
                     given[length] = validation.check_positive(given[length], length) / scale
-            n = validation.check_count(n, len(z))
+            labelled = validation.check_labelled(labelled, len(z))
+            if len(labelled) and not takes_labelled:
+                raise ValueError(f"strategy {name!r} does not continue from labelled codes; those that do: "
+                                 f"{', '.join(sorted(CONTINUING))}")
+            n = validation.check_count(n, len(z) - len(labelled), "n")
             seed = validation.check_seed(seed)
             if errors is not None:
                 errors = validation.check_errors(errors, len(z))
@@ -91,9 +104,12 @@ def _register(name):
             extra = {"seed": seed} if takes_seed else {}
             if takes_errors:
                 extra["errors"] = errors
+            if len(labelled):
+                extra["labelled"] = labelled
             return np.asarray(implementation(z, n, **extra, **given), dtype=np.int64)
 
         strategy.options = options
+        strategy.continues = takes_labelled
         _REGISTRY[name] = strategy
         return strategy
 
@@ -101,8 +117,10 @@ def _register(name):
 
 
 @_register("random")
-def random_sample(z, n, *, seed):
-    """Uniformly random codes, without replacement (the paper's baseline)."""
+def random_sample(z, n, *, seed, labelled=()):
+    """Uniformly random codes, without replacement (the paper's baseline); with `labelled`, among the others."""
+    if len(labelled):
+        return np.random.default_rng(seed).choice(np.setdiff1d(np.arange(len(z)), labelled), n, replace=False)
     return np.random.default_rng(seed).choice(len(z), n, replace=False)
 
 
@@ -149,6 +167,10 @@ _register("typiclust")(deterministic.typiclust)
 _register("probcover")(deterministic.probcover)
 _register("cluster-medoid")(deterministic.cluster_medoid)
 _register("balanced-medoid")(deterministic.balanced_medoid)
+_register("margin")(continuation.margin)
+_register("diverse-margin")(continuation.diverse_margin)
+# The strategies that choose the next codes knowing which are labelled.
+CONTINUING = frozenset(name for name, strategy in _REGISTRY.items() if strategy.continues)
 
 
 def _algorithm1(z, n, distribution, *, seed, threshold, hit, per_cluster=False, n_clusters=None,

@@ -144,3 +144,41 @@ def standardise(z):
     if spread == 0.0:
         return z, peak
     return z / spread, peak * spread
+
+
+def check_labelled(labelled, num_points):
+    """Returns the indices of the codes already labelled as a sorted int64 array.
+
+    Args:
+        labelled: None, or integer array-like `[M]` of distinct indices into the codes.
+        num_points: N.
+
+    Returns:
+        int64 array `[M]` (empty for None).
+    """
+    if labelled is None:
+        return np.empty(0, dtype=np.int64)
+    labelled = np.asarray(labelled)
+    if labelled.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if labelled.ndim != 1 or not np.issubdtype(labelled.dtype, np.integer):
+        raise ValueError(f"labelled must be a 1-D array of integer indices, got {labelled.dtype} "
+                         f"of shape {labelled.shape}")
+    if labelled.min() < 0 or labelled.max() >= num_points:
+        raise ValueError(f"labelled must index the N = {num_points} codes, got indices from "
+                         f"{labelled.min()} to {labelled.max()}")
+    unique = np.unique(labelled).astype(np.int64)
+    if len(unique) != len(labelled):
+        raise ValueError(f"labelled must hold distinct indices, got {len(labelled) - len(unique)} repeated")
+    return unique
+
+
+def check_probabilities(probabilities, num_points):
+    """Returns class probabilities `[N, C]` as float64, or raises `ValueError`."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or len(probabilities) != num_points or probabilities.shape[1] < 2:
+        raise ValueError(f"probabilities must have shape [N, C] = ({num_points}, C >= 2), "
+                         f"got {probabilities.shape}")
+    if not np.isfinite(probabilities).all() or (probabilities < 0).any():
+        raise ValueError("probabilities must be finite and non-negative")
+    return probabilities

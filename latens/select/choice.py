@@ -22,7 +22,7 @@ import json
 import os
 import pathlib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import keras
@@ -32,8 +32,9 @@ import tqdm
 from absl import logging
 
 from latens import checks, data, representations, runtime, sampling, train
+from latens import prelabels as prelabels_lib
 from latens.checks import InputError
-from latens.models import layers, simclr, tsne
+from latens.models import layers, tsne
 from latens.select import images
 
 
@@ -54,8 +55,11 @@ class ChoiceConfig:
         or TPU, raise `image_size` and set `width=1`.
 
     Attributes:
-      n: number of images to choose.
-      strategy: query strategy (`latens.sampling.STRATEGIES`).
+      n: number of images to choose (0, with labels: only pre-label).
+      strategy: query strategy of the first batch, chosen without labels
+        (`latens.sampling.STRATEGIES`).
+      next_strategy: query strategy of the batches after it, chosen knowing
+        the labels given (`latens.sampling.CONTINUING`).
       ae: representation kind: an auto-encoder (cae, vae, tsne), the
         contrastive encoder (simclr) or pixel PCA (pca).
       latent_dim: size L of a code; none: the kind's default (2 for the
@@ -86,6 +90,7 @@ class ChoiceConfig:
 
     CHOICES: ClassVar[dict] = {
         "strategy": tuple(sampling.STRATEGIES),
+        "next_strategy": tuple(sorted(sampling.CONTINUING)),
         "ae": representations.KINDS,
         "fit": images.FITS,
         "kernel_initializer": (None, *representations.INITIALIZERS),
@@ -95,6 +100,7 @@ class ChoiceConfig:
 
     n: int = 100
     strategy: str = "cluster-medoid"
+    next_strategy: str = "diverse-margin"
     ae: str = "simclr"
     latent_dim: int | None = None
     image_size: int = 32
@@ -117,7 +123,8 @@ class ChoiceConfig:
             # Stored as a Python int: a NumPy int would not go into the training config's JSON.
             object.__setattr__(self, name, checks.integer(name, getattr(self, name), error=InputError))
         checks.choices(self, error=InputError)
-        for name in ("n", "latent_dim", "epochs", "batch_size"):
+        checks.at_least("n", self.n, 0, error=InputError)
+        for name in ("latent_dim", "epochs", "batch_size"):
             if getattr(self, name) is not None:
                 checks.at_least(name, getattr(self, name), 1, error=InputError)
         if self.image_size < 4 or self.image_size % 4:
@@ -126,6 +133,9 @@ class ChoiceConfig:
             raise InputError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         checks.positive("width", self.width, error=InputError)
         checks.at_least("seed", self.seed, 0, error=InputError)
+        if "probabilities" in sampling.STRATEGIES[self.strategy].options:
+            raise InputError(f"strategy={self.strategy} weighs the doubt of pre-labels, which the first batch has "
+                             f"none of; use it as next_strategy")
         if self.strategy == "ae-error" and self.ae not in representations.RECONSTRUCTING:
             raise InputError(f"strategy=ae-error ranks reconstruction errors, which only the auto-encoders "
                              f"({', '.join(representations.RECONSTRUCTING)}) have; ae={self.ae} has none")
@@ -147,27 +157,18 @@ class ChoiceConfig:
 
     def train_config(self, name: str, count: int) -> train.TrainConfig:
         """The training run of these options on `count` images named `name` (a batch is at most all of them)."""
-        return train.TrainConfig(
-            ae=self.ae,
-            dataset=name,
-            latent_dim=self.latent_dim,
+        return train.TrainConfig.of(self.ae, self.training(count), dataset=name, latent_dim=self.latent_dim,
+                                    seed=self.seed, precision=self.precision, distribute=self.distribute)
+
+    def training(self, count: int) -> representations.Training:
+        """How these options train the representation on `count` images (a batch is at most all of them)."""
+        return representations.Training(
             epochs=self.epochs,
             batch_size=min(self.batch, count),
-            seed=self.seed,
-            precision=self.precision,
-            distribute=self.distribute,
-            model_options=self.model_options(),
+            width=self.width,
+            # Named even when it is the kind's own, as the folder tool always has.
+            kernel_initializer=self.kernel_initializer or representations.spec(self.ae).kernel_initializer,
         )
-
-    def model_options(self) -> dict:
-        """The options of the representation model's constructor that these options set."""
-        spec = representations.spec(self.ae)
-        if spec.kernel_initializer is None:  # No network (pixel PCA).
-            return {}
-        initializer = {"kernel_initializer": self.kernel_initializer or spec.kernel_initializer}
-        if self.ae == "simclr":
-            return {"filters": tuple(max(1, round(units * self.width)) for units in simclr.FILTERS), **initializer}
-        return {**layers.scaled_widths(self.width), **initializer}
 
 
 @dataclasses.dataclass
@@ -179,7 +180,11 @@ class Choice:
       z: codes of every image `[N, L]`.
       errors: reconstruction errors `[N]` (auto-encoders only, else None).
       clusters: the Ward cluster of every code `[N]`.
-      query: the chosen indices `[n]`, in the order to label them.
+      query: the chosen indices `[n]`, in the order to label them (none
+        already labelled).
+      labelled: the indices of the images labelled before, `[M]`.
+      prelabels: every image's suggested label and confidence, where the
+        labels name two classes or more (else None).
     """
 
     run: train.RunFiles
@@ -187,17 +192,22 @@ class Choice:
     errors: np.ndarray | None
     clusters: np.ndarray
     query: np.ndarray
+    labelled: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
+    prelabels: prelabels_lib.Prelabels | None = None
 
 
 def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str,
+                     labelled: np.ndarray | None = None, labels: Sequence[str] | None = None,
                      retrain: bool = False, progress: bool = False, bar=None) -> Choice:
-    """Trains (or reuses) the representation on the images, then chooses `config.n` of them.
+    """Trains (or reuses) the representation on the images, pre-labels them, and chooses `config.n` of them.
 
     Args:
       x: uint8 images `[N, S, S, C]`.
       config: the options.
       model_dir: the representation's workdir (reused while images and options match).
       name: the images' name in the training config (e.g. `folder:<digest>`).
+      labelled: int `[M]`, the images labelled so far (None: none).
+      labels: their labels `[M]`.
       retrain: train anew even when the model there fits.
       progress: show the training's progress bar.
       bar: a progress bar to advance after clustering and after selecting.
@@ -205,22 +215,63 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     Returns:
       The `Choice`.
     """
+    labelled = np.empty(0, np.int64) if labelled is None else np.asarray(labelled, dtype=np.int64)
+    check_labelled(config, len(x), labelled, labels)
     run = _train(x, config, model_dir, name=name, retrain=retrain, progress=progress)
     with np.load(run.embeddings) as embeddings:  # Only auto-encoders have errors.
         z, errors = embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
-    clusters = sampling.cluster(z, seed=config.seed, n=config.n)
+    prelabels = None
+    if len(set(labels or ())) >= 2:
+        prelabels = prelabels_lib.predict(z, labelled, labels)
+    clusters = sampling.cluster(z, seed=config.seed, n=config.n + len(labelled))
     if bar is not None:
         bar.update()
-    options = {"clusters": clusters} if "clusters" in sampling.STRATEGIES[config.strategy].options else {}
-    query = sampling.select(config.strategy, z, config.n, seed=config.seed, errors=errors, **options)
+    query = np.empty(0, np.int64)
+    if config.n:
+        strategy = config.next_strategy if len(labelled) else config.strategy
+        query = sampling.select(strategy, z, config.n, seed=config.seed, errors=errors,
+                                labelled=labelled if len(labelled) else None,
+                                **_strategy_options(strategy, clusters, prelabels))
     if bar is not None:
         bar.update()
-    return Choice(run, z, errors, clusters, query)
+    return Choice(run, z, errors, clusters, query, labelled, prelabels)
 
 
-def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.PathLike | None = None,
+def _strategy_options(strategy: str, clusters: np.ndarray, prelabels) -> dict:
+    """The options the strategy takes that a choice has: the clusters, and the pre-labels' probabilities."""
+    taken = sampling.STRATEGIES[strategy].options
+    options = {"clusters": clusters} if "clusters" in taken else {}
+    if "probabilities" in taken:
+        if prelabels is None:
+            raise InputError(f"strategy={strategy} weighs the pre-labels' doubt, which needs labels of at least "
+                             "two classes")
+        options["probabilities"] = prelabels.probabilities
+    return options
+
+
+def check_labelled(config: ChoiceConfig, count: int, labelled: np.ndarray, labels) -> None:
+    """`InputError` when the labels do not fit the images or the options (before any training)."""
+    labels = list(labels or ())
+    if len(labelled) != len(labels):
+        raise InputError(f"labels must give one label per labelled image: {len(labels)} for {len(labelled)}")
+    classes = sorted(set(labels))
+    if not len(labelled) and config.n:
+        return
+    if config.n == 0 and len(classes) < 2:
+        got = f"only {classes[0]!r}" if classes else "none"
+        raise InputError(f"pre-labels need labels of at least two classes, got {got}")
+    needs_doubt = "probabilities" in sampling.STRATEGIES[config.next_strategy].options
+    if config.n and needs_doubt and len(classes) < 2:
+        raise InputError(f"next_strategy={config.next_strategy} weighs the pre-labels' doubt, which needs labels "
+                         f"of at least two classes; got only {classes[0]!r}")
+    if config.n > count - len(labelled):
+        raise InputError(f"only {count - len(labelled)} of the {count} images are not labelled, fewer than "
+                         f"n = {config.n}")
+
+
+def choose(images_or_dataset, n: int, *, labels=None, seed: int = 0, cache_dir: str | os.PathLike | None = None,
            retrain: bool = False, progress: bool = False, **options) -> np.ndarray:
-    """Chooses which n images to label first, for images held in memory.
+    """Chooses which n images to label first (or next, given labels), for images held in memory.
 
     Args:
       images_or_dataset: uint8 images (or floats in [0, 1]) `[N, H, W]` or
@@ -233,6 +284,10 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
         A dataset is read into memory, up to half the memory available (see
         `_dataset_images`).
       n: how many to choose.
+      labels: the labels given so far (None: none): a mapping from image
+        index to label, or a sequence of one label per image, None (or "")
+        where an image has none. The n are chosen among the others, so that
+        labelled and new images together cover the data.
       seed: seed of training and selection.
       cache_dir: a folder to keep the trained model in (created if need be),
         so that a second call with the same images and options reuses it;
@@ -247,22 +302,80 @@ def choose(images_or_dataset, n: int, *, seed: int = 0, cache_dir: str | os.Path
       int64 `[n]`: indices into the images, in the order to label them.
 
     Raises:
-      InputError: unknown or bad options, bad images, too few images for n,
+      InputError: unknown or bad options, bad images or labels, too few images for n,
         an infinite dataset, images or a model too big for this machine's
         memory, or a cache_dir that is not a folder or cannot be created.
     """
     _check_options(options)
     config = ChoiceConfig(n=n, seed=seed, **options)
+    return _in_memory(images_or_dataset, config, labels, cache_dir=cache_dir, retrain=retrain,
+                      progress=progress).query
+
+
+def predict(images_or_dataset, labels, *, seed: int = 0, cache_dir: str | os.PathLike | None = None,
+            retrain: bool = False, progress: bool = False, **options) -> tuple[np.ndarray, np.ndarray]:
+    """Pre-labels every image from the labels of a few: a suggested label and a confidence for each.
+
+    Args:
+      images_or_dataset: the images, as for `choose`.
+      labels: the labels given, as for `choose` (two classes at least).
+      seed, cache_dir, retrain, progress, **options: as for `choose` (the
+        same images and options reuse the model `choose` trained in `cache_dir`).
+
+    Returns:
+      `(labels, confidence)`: object `[N]`, each image's suggested label
+      (a labelled image's own), and float64 `[N]`, its probability in [0, 1]
+      (1 for a labelled image); see `latens.prelabels`.
+
+    Raises:
+      InputError: as for `choose`, and labels of fewer than two classes.
+    """
+    _check_options(options)
+    config = ChoiceConfig(n=0, seed=seed, **options)
+    chosen = _in_memory(images_or_dataset, config, labels, cache_dir=cache_dir, retrain=retrain, progress=progress)
+    if chosen.prelabels is None:
+        raise InputError("pre-labels need labels of at least two classes")
+    return chosen.prelabels.labels, chosen.prelabels.confidence
+
+
+def _in_memory(images_or_dataset, config: ChoiceConfig, labels, *, cache_dir, retrain, progress) -> Choice:
+    """`embed_and_select` for images held in memory (the body of `choose` and `predict`)."""
     check_memory(config)
     # Before the images are read and a model trained, which can take long.
     cache = _cache_folder(cache_dir)
     x = _as_array(images_or_dataset, config, progress=progress)
     check_count(len(x), "in the array", config, readable=True)
+    labelled, names = _given_labels(labels, len(x))
     digest = _digest(x)
     with tempfile.TemporaryDirectory(prefix="latens-") as scratch:
         model_dir = (cache or pathlib.Path(scratch)) / digest
-        return embed_and_select(x, config, model_dir, name=f"array:{digest}", retrain=retrain,
-                                progress=progress).query
+        return embed_and_select(x, config, model_dir, name=f"array:{digest}", labelled=labelled, labels=names,
+                                retrain=retrain, progress=progress)
+
+
+def _given_labels(labels, count: int) -> tuple[np.ndarray, list[str]]:
+    """`(indices [M], labels [M])` of a mapping index -> label or a sequence of N labels (None or "": none)."""
+    if labels is None:
+        return np.empty(0, np.int64), []
+    if isinstance(labels, Mapping):
+        pairs = list(labels.items())
+    elif isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        raise InputError(f"labels must be a mapping from image index to label, or one label per image; got "
+                         f"{type(labels).__name__}")
+    else:
+        if len(labels) != count:
+            raise InputError(f"labels must give one label (or None) per image: {len(labels)} for {count} images")
+        pairs = [(i, label) for i, label in enumerate(labels) if label is not None and str(label) != ""]
+    indices, names = [], []
+    for index, label in pairs:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
+            raise InputError(f"labels' keys must be image indices from 0 to {count - 1}, got {index!r}")
+        if label is None or not str(label).strip():
+            raise InputError(f"image {index} has an empty label")
+        indices.append(int(index))
+        names.append(str(label).strip())
+    order = np.argsort(indices, kind="stable")
+    return np.asarray(indices, dtype=np.int64)[order], [names[i] for i in order]
 
 
 def _check_options(options: dict) -> None:

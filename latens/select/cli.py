@@ -1,12 +1,16 @@
 """The `latens-select` command: choose which images of a folder to label first.
 
     latens-select --images=DIR --n=100 --out=DIR
+    latens-select --images=DIR --n=100 --out=DIR --labels=labels.csv   # the next 100, and pre-labels
 
 reads every image under DIR (recursively), trains a representation of them
 (by default a SimCLR encoder), chooses n with a query strategy (by default
-cluster-medoid) and writes query.csv, embeddings.npz,
+cluster-medoid) and writes query.csv, label_studio.json, embeddings.npz,
 contact_sheet.png, latent.png, skipped.csv and config.json into --out (see
-`latens.select.folder`). Run again with the same flags, it reuses the images read
+`latens.select.folder`). With --labels (a CSV file,label, a Label Studio
+JSON export or a folder per class) it chooses the next n among the images
+not labelled, reusing the model, and writes predictions.csv: a suggested
+label and a confidence for every image not labelled, least confident first. Run again with the same flags, it reuses the images read
 and the model trained (a killed run resumes its training); --retrain trains
 anew. Bad input (a missing or empty folder, no readable image, fewer
 readable images than n, bad options, an output folder in use, a full disk)
@@ -59,6 +63,9 @@ from latens.select import folder
 
 flags.DEFINE_string("images", None, "Folder of images, searched recursively.", required=True)
 flags.DEFINE_string("out", None, "Output folder (may be inside --images; it is not read).", required=True)
+flags.DEFINE_string("labels", None, "The labels given so far: a CSV with file,label columns, a Label Studio JSON "
+                    "export, or a folder of one folder per class. Then --n images are chosen among the others, "
+                    "and predictions.csv suggests a label for every image not labelled (--n=0: only that).")
 flagconfig.define_flags(folder.ChoiceConfig)
 flags.DEFINE_bool("retrain", False, "Train a new model even if the one in --out fits these flags.")
 flags.DEFINE_integer("workers", None, "Image decoding threads (default: one per CPU core).", lower_bound=1)
@@ -73,8 +80,8 @@ def main(argv):
     try:
         config = flagconfig.from_flags(folder.ChoiceConfig)
         keras.utils.set_random_seed(config.seed)
-        folder.choose(FLAGS.images, FLAGS.out, config, retrain=FLAGS.retrain, workers=FLAGS.workers,
-                      progress=FLAGS.progress)
+        folder.choose(FLAGS.images, FLAGS.out, config, labels=FLAGS.labels, retrain=FLAGS.retrain,
+                      workers=FLAGS.workers, progress=FLAGS.progress)
     except (folder.InputError, backup.NonFiniteLossError) as error:
         sys.exit(f"latens-select: error: {flagconfig.flag_syntax(str(error), folder.ChoiceConfig)}")
     except KeyboardInterrupt:  # Where the handler is not installed.

@@ -8,12 +8,24 @@ into `out_dir`:
 
   query.csv          one row per chosen image, in labelling order: rank
                      (1 = label first), path (relative to `images_dir`, with
-                     `/`), cluster, and the code `z_0..z_{L-1}`.
+                     `/`), cluster, and the code `z_0..z_{L-1}`; with labels,
+                     only images not yet labelled.
+  predictions.csv    with labels: every image not labelled, with its
+                     suggested `label` and `confidence` (`latens.prelabels`),
+                     least confident first (both empty while the labels
+                     name only one class).
+  label_studio.json  Label Studio import tasks for the chosen images, in
+                     order, each with its suggested label as a
+                     pre-annotation where there is one
+                     (`latens.select.label_studio`).
   embeddings.npz     `z` float32 `[N, L]`, `errors` float32 `[N]` (the
                      auto-encoders only), `paths`
                      `[N]`, `clusters` int64 `[N]`, `query` int64 `[n]`
-                     (indices in rank order) and `config` (JSON).
-  contact_sheet.png  the chosen images in rank order, captioned.
+                     (indices in rank order), `config` (JSON), and with
+                     labels `labelled` int64 `[M]`, `classes` `[C]` and
+                     `probabilities` float `[N, C]` (the pre-labels').
+  contact_sheet.png  the chosen images in rank order, captioned (with
+                     `n=0`, the least confident pre-labels).
   latent.png         every code in grey, the chosen ones marked, thumbnails
                      of the first chosen ones that do not overlap.
   skipped.csv        every file not used, with the reason (CSV quoted like
@@ -28,6 +40,12 @@ into `out_dir`:
                      the files latens wrote there: reading images never
                      looks inside a folder so marked, and a rerun replaces
                      only the files listed (every other file is left).
+
+With `labels` (`latens.select.labels`: a CSV, a Label Studio export or a
+folder per class), the images labelled so far are matched to those read,
+the model trained before is reused (the labels are not part of training),
+every other image is pre-labelled, and the n are chosen among the
+unlabelled ones by a strategy that continues from the labels.
 
 Training reuses `latens.train.train` on all the images (no validation: every
 image must get a code). The run's dataset is `folder:<digest>`, a hash of the
@@ -72,13 +90,17 @@ from absl import logging
 
 from latens import fileio, plots, queries
 from latens.checks import InputError
-from latens.select import choice, images, outdir
+from latens.select import choice, images, label_studio, outdir
+from latens.select import labels as labels_lib
 from latens.select import plots as folder_plots
 from latens.select.choice import ChoiceConfig
 from latens.select.images import FolderImages
 
 # Written into `out_dir`, in this order: config.json last marks a finished run.
-OUTPUTS = ("query.csv", "embeddings.npz", "contact_sheet.png", "latent.png", "skipped.csv", "config.json")
+OUTPUTS = ("query.csv", "label_studio.json", "embeddings.npz", "contact_sheet.png", "latent.png", "skipped.csv",
+           "config.json")
+# A run with labels also writes the pre-labels.
+LABELLED_OUTPUTS = ("query.csv", "predictions.csv", *OUTPUTS[1:])
 CACHE = outdir.CACHE
 
 
@@ -87,6 +109,7 @@ def choose(
     out_dir: os.PathLike,
     config: ChoiceConfig = ChoiceConfig(),
     *,
+    labels: os.PathLike | None = None,
     retrain: bool = False,
     workers: int | None = None,
     progress: bool = True,
@@ -97,6 +120,8 @@ def choose(
       images_dir: folder of images, searched recursively.
       out_dir: output folder, created if needed (see the module docstring).
       config: the options.
+      labels: the labels given so far (a CSV, a Label Studio JSON export
+        or a folder of class folders); None: none.
       retrain: train a new model even when the cached one fits.
       workers: decoding threads; None for one per CPU core.
       progress: show progress bars (reading, training, choosing).
@@ -111,12 +136,17 @@ def choose(
       latens.backup.NonFiniteLossError: training diverged.
     """
     images_dir, out_dir = _check_folders(images_dir, out_dir)
+    if labels is not None and not os.path.exists(labels):
+        raise InputError(f"labels {labels} does not exist")
+    if labels is None and config.n == 0:
+        raise InputError("n must be at least 1 (n=0 only pre-labels, which needs labels)")
     choice.check_memory(config)
     files, others = images.list_files(images_dir, exclude=out_dir, follow_links=config.follow_links)
     choice.check_count(len(files), f"under {images_dir}", config, others=len(others))
     try:
-        with outdir.OutputFolder(out_dir, OUTPUTS) as out:
-            return _choose(images_dir, out, files, others, config, retrain=retrain, workers=workers,
+        outputs = OUTPUTS if labels is None else LABELLED_OUTPUTS
+        with outdir.OutputFolder(out_dir, outputs, known=LABELLED_OUTPUTS) as out:
+            return _choose(images_dir, out, files, others, config, labels, retrain=retrain, workers=workers,
                            progress=progress)
     except OSError as error:
         message = _storage_error(error)
@@ -125,9 +155,9 @@ def choose(
         raise InputError(message) from None
 
 
-def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceConfig, *, retrain, workers,
-            progress) -> dict[str, pathlib.Path]:
-    """`choose` inside its locked output folder: read, check room, embed and select, publish."""
+def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceConfig, labels, *, retrain,
+            workers, progress) -> dict[str, pathlib.Path]:
+    """`choose` inside its locked output folder: read, check room, match the labels, embed and select, publish."""
     out_dir, cache = out.path, out.check_inside(out.path / CACHE)
     out.check_files([f"{CACHE}/images.npy", f"{CACHE}/images.json"])
     try:
@@ -137,6 +167,9 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
             channels=config.channels, fit=config.fit, workers=workers, progress=progress,
         )
         choice.check_count(len(folder.paths), f"under {images_dir}", config, readable=True)
+        labelled, names = labels_lib.read(labels, folder.paths) if labels is not None else (None, None)
+        if labelled is not None:
+            choice.check_labelled(config, len(folder.paths), labelled, names)
     except InputError:
         out.remove_if_created()
         raise
@@ -144,7 +177,7 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
     with tqdm.tqdm(total=4, desc="choosing", disable=not progress) as bar:
         chosen = choice.embed_and_select(
             folder.images, config, out.check_inside(cache / "model"), name=f"folder:{folder.digest}",
-            retrain=retrain, progress=progress, bar=bar)
+            labelled=labelled, labels=names, retrain=retrain, progress=progress, bar=bar)
         summary = {
             **dataclasses.asdict(config),
             "images": str(images_dir),
@@ -154,9 +187,13 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
             "n_clusters": int(chosen.clusters.max()) + 1,
             "train": json.loads(chosen.run.config.read_text()),
         }
+        if labels is not None:
+            summary.update(labels=str(pathlib.Path(labels).resolve()), labelled=len(chosen.labelled),
+                           classes=sorted(set(names)))
         paths = out.publish(lambda staging: _write_outputs(staging, folder, others, summary, bar, chosen))
-    logging.info("Chose %d of %d images with %s; wrote %s.", config.n, len(folder.paths),
-                 config.strategy, ", ".join(str(p) for p in paths.values()))
+    logging.info("Chose %d of the %d images not labelled with %s; wrote %s.", config.n,
+                 len(folder.paths) - len(chosen.labelled), config.next_strategy if labels else config.strategy,
+                 ", ".join(str(p) for p in paths.values()))
     return paths
 
 
@@ -245,22 +282,69 @@ def _write_outputs(staging, folder, others, summary, bar, chosen: choice.Choice)
       bar: the progress bar to advance once per figure.
       chosen: the codes, clusters and query (`choice.embed_and_select`).
     """
-    z, errors, clusters, query = chosen.z, chosen.errors, chosen.clusters, chosen.query
-    title = f"{summary['strategy']}: {len(query)} of {len(z)} images"
-    chosen = folder.images[query]
+    z, errors, clusters, query, prelabels = chosen.z, chosen.errors, chosen.clusters, chosen.query, chosen.prelabels
     fileio.write_text(staging / "query.csv", queries.query_csv(query, z, clusters=clusters, paths=folder.paths))
+    suggested = {}
+    if summary.get("labels") is not None:
+        unlabelled = _least_confident_first(prelabels, len(z), chosen.labelled)
+        fileio.write_text(staging / "predictions.csv", _predictions_csv(unlabelled, prelabels, folder.paths))
+        if prelabels is not None:
+            suggested = {folder.paths[i]: (prelabels.labels[i], float(prelabels.confidence[i])) for i in query}
+    # Label Studio serves the images from their folder's parent (docs/folder.md, "Labelling in Label Studio").
+    url_prefix = label_studio.local_files_prefix(pathlib.Path(summary["images"]).name)
+    label_studio.write_tasks(staging / "label_studio.json", label_studio.tasks(
+        [folder.paths[i] for i in query], predictions=suggested, url_prefix=url_prefix))
     arrays = {"z": z, "paths": np.array(folder.paths), "clusters": clusters, "query": query,
               "config": np.array(json.dumps(summary, sort_keys=True))}
     if errors is not None:
         arrays["errors"] = errors
+    if summary.get("labels") is not None:
+        arrays["labelled"] = chosen.labelled
+    if prelabels is not None:
+        arrays.update(classes=np.array(prelabels.classes), probabilities=prelabels.probabilities)
     fileio.write_atomically(staging / "embeddings.npz", lambda tmp: np.savez(tmp, **arrays))
-    captions = [f"{rank}. {os.path.basename(folder.paths[i])}" for rank, i in enumerate(query, 1)]
-    plots.save(folder_plots.contact_sheet(chosen, captions, title), staging / "contact_sheet.png")
+    shown, title, captions = _shown(summary, query, prelabels, folder.paths, chosen.labelled, len(z))
+    plots.save(folder_plots.contact_sheet(folder.images[shown], captions, title), staging / "contact_sheet.png")
     bar.update()
-    plots.save(folder_plots.latent_with_thumbnails(z, query, chosen, title), staging / "latent.png")
+    plots.save(folder_plots.latent_with_thumbnails(z, shown, folder.images[shown], title), staging / "latent.png")
     bar.update()
     fileio.write_text(staging / "skipped.csv", _skipped_csv(sorted([*folder.unreadable, *others])))
     fileio.write_text(staging / "config.json", json.dumps(summary, indent=2, sort_keys=True))
+
+
+def _least_confident_first(prelabels, count: int, labelled: np.ndarray) -> np.ndarray:
+    """The unlabelled images, least confident pre-label first (ties, and without pre-labels: in path order)."""
+    unlabelled = np.setdiff1d(np.arange(count), labelled)
+    if prelabels is None:
+        return unlabelled
+    return unlabelled[np.argsort(prelabels.confidence[unlabelled], kind="stable")]
+
+
+def _predictions_csv(order: np.ndarray, prelabels, paths: list[str]) -> str:
+    """`file,label,confidence` for the images in `order` (label and confidence empty without pre-labels)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["file", "label", "confidence"])
+    for i in order:
+        if prelabels is None:
+            writer.writerow([paths[i], "", ""])
+        else:
+            writer.writerow([paths[i], prelabels.labels[i], f"{prelabels.confidence[i]:.4f}"])
+    return text.getvalue()
+
+
+def _shown(summary, query, prelabels, paths, labelled, count):
+    """What the figures show: the chosen images, or with none chosen the least confident pre-labels."""
+    if len(query):
+        strategy = summary["next_strategy"] if summary.get("labels") else summary["strategy"]
+        title = f"{strategy}: {len(query)} of {count - len(labelled)} images"
+        return query, title, [f"{rank}. {os.path.basename(paths[i])}" for rank, i in enumerate(query, 1)]
+    shown = _least_confident_first(prelabels, count, labelled)[:folder_plots.MAX_SHEET_IMAGES]
+    title = f"the {len(shown)} least confident pre-labels of {count - len(labelled)} images"
+    if prelabels is None:
+        return shown, title, [os.path.basename(paths[i]) for i in shown]
+    return shown, title, [f"{prelabels.labels[i]} {prelabels.confidence[i]:.2f} {os.path.basename(paths[i])}"
+                          for i in shown]
 
 
 def _skipped_csv(skipped: list[tuple[str, str]]) -> str:
