@@ -188,7 +188,7 @@ def _normalised_graph(x: np.ndarray) -> scipy.sparse.csr_matrix:
 
 def _temperature(scores, labelled: np.ndarray, y: np.ndarray, classes: int) -> float:
     """The temperature that best predicts held-out labels, each fold from the others (1 if none can be held out)."""
-    folds = _folds(y, classes)
+    folds = _folds(y)
     held_out, truth = [], []
     for fold in folds:
         kept = np.setdiff1d(np.arange(len(y)), fold)
@@ -212,7 +212,7 @@ def _temperature(scores, labelled: np.ndarray, y: np.ndarray, classes: int) -> f
     return float(np.exp(scipy.optimize.minimize_scalar(loss, bounds=(-5, 5), method="bounded").x))
 
 
-def _folds(y: np.ndarray, classes: int) -> list[np.ndarray]:
+def _folds(y: np.ndarray) -> list[np.ndarray]:
     """`FOLDS` folds of the label positions, each class dealt round them in turn (deterministic)."""
     order = np.argsort(y, kind="stable")
     return [fold for fold in (order[i::FOLDS] for i in range(FOLDS)) if len(fold)]

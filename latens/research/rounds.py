@@ -113,7 +113,7 @@ class Rounds:
         return [(dataset, arm, seed) for dataset in config.datasets for seed in config.seeds for arm in config.arms]
 
     def cell_config(self, cell) -> dict:
-        return cell_config(self.config, *cell)
+        return cell_config(self.config, *cell, runs=self.runs)
 
     def run_cell(self, cell) -> dict:
         dataset = cell[0]
@@ -218,9 +218,9 @@ def expected_calibration_error(confidence: np.ndarray, right: np.ndarray, bins: 
     return float(total)
 
 
-def cell_config(config: RoundsConfig, dataset: str, arm: str, seed: int) -> dict:
-    """Everything that determines a cell's result."""
-    trained = config.grid().ae_config(dataset, REPRESENTATION)
+def cell_config(config: RoundsConfig, dataset: str, arm: str, seed: int, *, runs: grid.Grid | None = None) -> dict:
+    """Everything that determines a cell's result (`runs`: the study's grid, if already made)."""
+    trained = (runs or config.grid()).ae_config(dataset, REPRESENTATION)
     return {"dataset": dataset, "arm": arm, "seed": seed, "budgets": list(config.budgets),
             "methods": list(config.methods), "cold_start": COLD_START,
             "prelabels": {"neighbours": prelabels.NEIGHBOURS, "alpha": prelabels.ALPHA, "power": prelabels.POWER,
@@ -257,7 +257,7 @@ def render(config: RoundsConfig, method: str = "propagation") -> str:
                   "| --- |" + " --- |" * len(config.budgets)]
         for arm in arms:
             lines.append(f"| {arm} | " + " | ".join(
-                _mean(by_seed(found[dataset, arm], b, method, "pool_accuracy")) for b in config.budgets) + " |")
+                tables.mean_text(by_seed(found[dataset, arm], b, method, "pool_accuracy"), count=False) for b in config.budgets) + " |")
         for baseline in ("random", "random-next"):
             if baseline not in arms:
                 continue
@@ -281,7 +281,7 @@ def _confidence_table(found, dataset, arms, budget, methods) -> list[str]:
              "| arm | method | " + " | ".join(keys) + " |", "| --- | --- |" + " --- |" * len(keys)]
     for arm in arms:
         for method in methods:
-            cells = [_mean(by_seed(found[dataset, arm], budget, method, key)) for key in keys]
+            cells = [tables.mean_text(by_seed(found[dataset, arm], budget, method, key), count=False) for key in keys]
             lines.append(f"| {arm} | {method} | " + " | ".join(cells) + " |")
     return lines
 
@@ -294,14 +294,6 @@ def by_seed(results: dict, budget: int, method: str, key: str) -> dict[int, floa
             if record["labelled"] == budget and method in record:
                 values[seed] = record[method][key]
     return values
-
-
-def _mean(values: dict) -> str:
-    if not values:
-        return ""
-    s = stats.summarize(list(values.values()))
-    spread = "" if np.isnan(s.std) else f" ± {100 * s.std:.1f}"
-    return f"{100 * s.mean:.1f}{spread}"
 
 
 def write_tables(config: RoundsConfig) -> pathlib.Path:

@@ -179,7 +179,7 @@ def _means_table(scores: dict, columns: list, rows: list, metric: str, paper_val
     for row in rows:
         entries = []
         for (dataset, n), with_paper in zip(columns, published):
-            entries.append(_mean_text(scores.get((dataset, n, row))))
+            entries.append(mean_text(scores.get((dataset, n, row))))
             if with_paper:
                 value = paper.TABLE1.get((dataset, n, row))
                 entries.append("" if value is None else f"{value:.1f}")
@@ -207,12 +207,13 @@ def _paired_table(scores: dict, columns: list, rows: list, baseline: str) -> lis
     return lines
 
 
-def _mean_text(values: dict | None) -> str:
+def mean_text(values: dict | None, *, count: bool = True) -> str:
+    """Scores over seeds as a table cell, in percent: `91.3 ± 1.2 (5)` (the count left out with `count=False`)."""
     if not values:
         return ""
     s = stats.summarize(list(values.values()))
     spread = "" if np.isnan(s.std) else f" ± {100 * s.std:.1f}"
-    return f"{100 * s.mean:.1f}{spread} ({s.count})"
+    return f"{100 * s.mean:.1f}{spread}" + (f" ({s.count})" if count else "")
 
 
 def difference_text(diff: stats.Summary | None) -> str:
