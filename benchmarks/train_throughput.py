@@ -16,7 +16,9 @@ average is printed too). Configurations slower than `--seconds` a batch
 throughput: the model's training FLOPs per image (3x the forward pass, as the
 backward pass costs about twice the forward; counted from the conv and dense
 layers), the FLOP/s that achieves, and that as a share of a 2048x2048
-`tf.linalg.matmul` timed in the same run and dtype.
+`tf.linalg.matmul` timed in the same run and dtype. For SimCLR, where its step
+spends its time: the two augmented views alone, and NT-Xent alone, each
+timed on a batch in a compiled function, as shares of the measured step.
 
     python benchmarks/train_throughput.py
 """
@@ -30,8 +32,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from latens import data, models, pipelines, runtime
-from latens.models import layers
+from latens import data, losses, models, pipelines, runtime
+from latens.models import augment, layers
 
 REFERENCE = "keras-cae"
 
@@ -86,6 +88,20 @@ def matmul_gflops(dtype: tf.DType, size: int, repeats: int = 5) -> float:
     matmul(a).numpy()
     best = min(_seconds(lambda: matmul(a).numpy()) for _ in range(repeats))
     return 2 * size**3 / best / 1e9
+
+
+def simclr_parts_seconds(model: keras.Model, images: tf.Tensor, repeats: int = 5) -> dict[str, float]:
+    """Best-of-`repeats` seconds of SimCLR's two views and of its loss on one batch."""
+    views = tf.function(lambda x: [augment.augment(x, tf.constant([0, s], tf.int64), model.augmentation)
+                                   for s in (1, 2)])
+    projections = tf.random.stateless_normal((2, images.shape[0], model.options["projection_dim"]), seed=(0, 0))
+    loss = tf.function(lambda p: losses.nt_xent(p[0], p[1], model.options["temperature"]))
+    parts = {}
+    for name, call, argument in (("views", views, images), ("loss", loss, projections)):
+        call(argument)
+        parts[name] = min(_seconds(lambda: [t.numpy() for t in tf.nest.flatten(call(argument))])
+                          for _ in range(repeats))
+    return parts
 
 
 def train_seconds(model: keras.Model, dataset, steps: int) -> float:
@@ -154,6 +170,7 @@ def main(argv):
 
     print()
     print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, AMX: {runtime.cpu_has_amx()}, "
+          f"bfloat16 instructions: {runtime.cpu_has_bfloat16()}, "
           f"GPU: {gpu}; TensorFlow {tf.__version__}, Keras {keras.__version__}.")
     print(f"Load average (1 min) {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; "
           f"batch {batch}; best of {_ROUNDS.value} rounds of ~{_SECONDS.value:g} s.")
@@ -177,6 +194,15 @@ def main(argv):
         cae, tsne = best.get(("cae", precision, False)), best.get(("tsne", precision, False))
         if cae and tsne:
             print(f"t-SNE AE / CAE time per image, {precision}: {cae / tsne:.2f}x")
+    images = next(iter(dataset))
+    for config in configs:
+        name, precision, jit = config
+        if name == "simclr" and not jit:
+            parts = simclr_parts_seconds(runs[config][0], images)
+            step = batch / best[config]
+            print(f"SimCLR step, {precision}: two augmented views {100 * parts['views'] / step:.0f} %, "
+                  f"NT-Xent {100 * parts['loss'] / step:.0f} % of its {step * 1e3:.0f} ms; "
+                  "the rest is the encoder and head, forward and backward.")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ SETTINGS = {
     "weaker geometry": {**_BASE, "translation": 0.05, "rotation": 5.0, "zoom": 0.1},
     "stronger geometry": {**_BASE, "translation": 0.25, "rotation": 30.0, "zoom": 0.3},
     "shift 0.15, with flips": {**_BASE, "flip": True},
+    "no shift, with flips": {**_BASE, "translation": 0.0, "flip": True},
     "no shift, stronger rotation and zoom": {**_BASE, "translation": 0.0, "rotation": 30.0, "zoom": 0.3},
 }
 

@@ -1,4 +1,4 @@
-"""Image sources and the paper's splits; `unbalance` (from `latens.unbalanced`) for the unbalanced pool.
+"""Image sources, the paper's splits, and the pool's variants (unbalanced, long-tail).
 
 Everything downstream sees the same thing: `load(name)` returns a `Splits`
 whose `pool`, `val` and `test` are `(x, y)` pairs, `x` uint8 `[N, 28, 28, 1]`
@@ -13,6 +13,11 @@ Sources, by `name` and `data_dir`:
     cache (`$TFDS_DATA_DIR`, default `~/tensorflow_datasets`). The prepared
     TFDS splits are not used because TFDS stores examples in a shuffled order,
     and the paper's split is defined on the original order.
+
+A name may end in a variant of the pool (`VARIANTS`): `mnist+unbalanced`
+is the paper's unbalanced pool (`latens.unbalanced`), `fashion_mnist+longtail`
+a long-tailed subset of the pool (`latens.longtail`). Validation and test
+are never changed.
   * `mnist_sample`: real MNIST bundled with the package (pool = the first
     5,000 training images, validation = training images 50,000-50,999, test =
     the first 1,000 test images). Works on a machine with no network;
@@ -36,9 +41,12 @@ import urllib.parse
 import numpy as np
 
 from latens import checks, fileio, idx
+from latens.longtail import long_tail
 from latens.unbalanced import unbalance, unbalanced_shift
 
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample")
+# Suffixes of a dataset name (`mnist+unbalanced`) that change its pool.
+VARIANTS = ("unbalanced", "longtail")
 POOL_SIZE = 50_000
 VAL_SIZE = 10_000
 
@@ -88,7 +96,7 @@ class Splits:
     """A dataset cut into the paper's pool, validation and test sets.
 
     Attributes:
-      name: the dataset's name, with `+unbalanced` when the pool was unbalanced.
+      name: the dataset's name, with its variant (`+unbalanced`, `+longtail`).
       pool: `(x, y)`, uint8 `[N, 28, 28, 1]` and int64 `[N]`: the images the
         auto-encoder trains on and queries are chosen from.
       val: `(x, y)` validation set.
@@ -117,12 +125,14 @@ def load(
     """Loads a dataset in the paper's split.
 
     Args:
-      name: one of `DATASETS`.
+      name: one of `DATASETS`, optionally with a variant of `VARIANTS`
+        (`fashion_mnist+longtail`; see `split_name`).
       data_dir: a folder holding the four IDX files; read instead of the
         network or the bundled sample.
       unbalanced: apply the paper's unbalanced-MNIST transform (`unbalance`)
         to the pool, with the shift scaled to the pool's size
-        (`unbalanced_shift`). Validation and test are never unbalanced.
+        (`unbalanced_shift`); the same as the variant `+unbalanced`.
+        Validation and test are never unbalanced.
       seed: seed of the unbalancing draw.
 
     Returns:
@@ -133,7 +143,10 @@ def load(
       latens.idx.IDXError: a file in `data_dir` is damaged.
       DataUnavailableError: the data cannot be found or downloaded.
     """
-    checks.one_of("dataset", name, DATASETS)
+    name, variant = split_name(name)
+    unbalanced = unbalanced or variant == "unbalanced"
+    if unbalanced and variant == "longtail":
+        raise ValueError("a pool is either unbalanced or long-tailed, not both")
     if data_dir is not None:
         train, test = _read_idx_dir(dataset_dir(data_dir, name))
         if name == "mnist_sample":
@@ -145,10 +158,27 @@ def load(
     else:
         splits = paper_split(*_download_with_tfds(name))
     pool, val, test = splits
+    class_names = CLASS_NAMES[name]
     if unbalanced:
         pool = unbalance(*pool, shift=unbalanced_shift(len(pool[0])), seed=seed)
         name = f"{name}+unbalanced"
-    return Splits(name, pool, val, test, CLASS_NAMES[name.split("+")[0]])
+    elif variant == "longtail":
+        pool = long_tail(*pool)
+        name = f"{name}+longtail"
+    return Splits(name, pool, val, test, class_names)
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """`fashion_mnist+longtail` -> `("fashion_mnist", "longtail")`, `mnist` -> `("mnist", None)`.
+
+    Raises:
+      ValueError: an unknown dataset or variant.
+    """
+    base, plus, variant = name.partition("+")
+    checks.one_of("dataset", base, DATASETS)
+    if plus:
+        checks.one_of("dataset variant", variant, VARIANTS)
+    return base, variant or None
 
 
 def paper_split(train: Pair, test: Pair) -> tuple[Pair, Pair, Pair]:

@@ -3,13 +3,16 @@
 Precision (`PRECISIONS`), a Keras dtype policy:
   * `float32`.
   * `mixed_bfloat16`: layers compute in bfloat16 with float32 variables.
-    Fast only where the hardware has bfloat16 units: TPUs, recent GPUs and
-    x86 CPUs with AMX (Intel Sapphire Rapids and later). Elsewhere TensorFlow
-    emulates it; on an AMD EPYC without AMX or AVX-512 we measured a conv net
-    training about 15x slower than in float32.
+    Fast only where the hardware has bfloat16 arithmetic: TPUs, recent GPUs
+    and x86 CPUs with AMX (Intel Sapphire Rapids and later) or AVX512-BF16
+    (Intel Cooper Lake, AMD Zen 4 and later). Elsewhere TensorFlow emulates
+    it; on an AMD EPYC with AVX2 only we measured a conv net training 12 to
+    16 times slower than in float32, and on one with AVX512-BF16 1.6 times
+    faster (docs/benchmarks.md).
   * `mixed_float16`: layers compute in float16 with loss scaling; for GPUs.
-  * `auto`: `mixed_bfloat16` under a TPU strategy or on a CPU with AMX,
-    `mixed_float16` when a GPU is visible, `float32` otherwise.
+  * `auto`: `mixed_bfloat16` under a TPU strategy or on a CPU with bfloat16
+    instructions (`cpu_has_bfloat16`), `mixed_float16` when a GPU is
+    visible, `float32` otherwise.
 The models keep their losses, codes and output logits in float32 whatever
 the policy (see `latens.models`).
 
@@ -40,19 +43,29 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTIONS = ("default", "mirrored", "tpu")
 
 
-def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether the CPU advertises AMX bfloat16 tiles (`amx_bf16`).
+# `/proc/cpuinfo` flags of bfloat16 arithmetic that oneDNN, TensorFlow's CPU
+# kernels, uses: AMX tiles and AVX-512 bfloat16 dot products.
+BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
 
-    Reads the flags Linux lists in `/proc/cpuinfo`; on other systems, or if
-    the file cannot be read, returns False.
-    """
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them; empty elsewhere or if unreadable."""
     try:
         with open(cpuinfo) as f:
-            return any(
-                line.startswith("flags") and "amx_bf16" in line.split() for line in f
-            )
+            line = next((line for line in f if line.startswith("flags")), "")
     except OSError:
-        return False
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
+
+
+def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU advertises AMX bfloat16 tiles (`amx_bf16`)."""
+    return "amx_bf16" in cpu_flags(cpuinfo)
+
+
+def cpu_has_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU computes in bfloat16 natively (AMX or AVX512-BF16), where `mixed_bfloat16` trains faster."""
+    return not cpu_flags(cpuinfo).isdisjoint(BFLOAT16_FLAGS)
 
 
 def resolve_precision(precision: str, strategy: tf.distribute.Strategy | None = None) -> str:
@@ -75,7 +88,7 @@ def resolve_precision(precision: str, strategy: tf.distribute.Strategy | None = 
         return "mixed_bfloat16"
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
-    if cpu_has_amx():
+    if cpu_has_bfloat16():
         return "mixed_bfloat16"
     return "float32"
 
@@ -100,7 +113,7 @@ def precision_policy(precision: str, strategy: tf.distribute.Strategy | None = N
     logging.info("Precision %s: dtype policy %s.", precision, resolved)
     if resolved != "float32" and not _has_half_precision_hardware(resolved, strategy):
         logging.warning(
-            "%s without a GPU, TPU or AMX CPU: TensorFlow emulates it, and training is "
+            "%s without a GPU, TPU or a CPU with bfloat16 instructions: TensorFlow emulates it, and training is "
             "likely much slower than in float32.", resolved
         )
     keras.config.set_dtype_policy(resolved)
@@ -115,7 +128,7 @@ def _has_half_precision_hardware(policy: str, strategy: tf.distribute.Strategy |
 
     if isinstance(strategy, tf.distribute.TPUStrategy) or tf.config.list_physical_devices("GPU"):
         return True
-    return policy == "mixed_bfloat16" and cpu_has_amx()
+    return policy == "mixed_bfloat16" and cpu_has_bfloat16()
 
 
 def make_strategy(name: str = "default") -> tf.distribute.Strategy:

@@ -78,7 +78,7 @@ class TrainConfig:
     Attributes:
       ae: the representation: an auto-encoder ("cae", "vae", "tsne"), the
         contrastive encoder ("simclr") or pixel PCA ("pca", fitted without epochs).
-      dataset: a `latens.data.DATASETS` name; when `train` is given the
+      dataset: a `latens.data.DATASETS` name (with a variant, `fashion_mnist+longtail`); when `train` is given the
         data (`splits`), any name for it (e.g. `folder:<digest>`).
       data_dir: folder of IDX files to read instead of downloading.
       unbalanced: train on the paper's unbalanced pool.
@@ -255,7 +255,7 @@ def train(
         the replicas or the perplexity.
     """
     if splits is None:
-        checks.one_of("dataset", config.dataset, data.DATASETS)
+        data.split_name(config.dataset)
     files = RunFiles(pathlib.Path(workdir))
     files.workdir.mkdir(parents=True, exist_ok=True)
     with _exclusive(files.workdir):

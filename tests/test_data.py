@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from latens import data, idx
+from latens import data, idx, longtail
 
 MNIST_FIRST_POOL_LABELS = [5, 0, 4, 1, 9]
 MNIST_FIRST_TEST_LABELS = [7, 2, 1, 0, 4]
@@ -141,3 +141,41 @@ def test_write_sample_regenerates_bundle_layout(tmp_path):
     with np.load(tmp_path / "s.npz") as f:
         assert f["val_x"][0, 0, 0, 0] == 50_000 % 251
         assert f["test_x"][0, 0, 0, 0] == 60_100 % 251 and len(f["test_y"]) == 1000
+
+
+def test_long_tail_keeps_each_class_first_images_up_to_its_cap():
+    y = np.array([0, 1, 0, 2, 2, 2, 1, 0, 0])
+    x = np.arange(len(y)) * 10
+    kept_x, kept_y = longtail.long_tail(x, y, head=3, ratio=0.5)
+    # Caps 3, 1, 0: class 0's first three, class 1's first one, no class 2.
+    np.testing.assert_array_equal(kept_x, [0, 10, 20, 70])
+    np.testing.assert_array_equal(kept_y, [0, 1, 0, 0])
+    np.testing.assert_array_equal(longtail.long_tail_counts(10), [5000, 3000, 1800, 1079, 648, 388, 233, 139, 83, 50])
+    with pytest.raises(ValueError, match="ratio in"):
+        longtail.long_tail_counts(3, ratio=1.5)
+
+
+def test_dataset_names_carry_their_pool_variant():
+    assert data.split_name("fashion_mnist+longtail") == ("fashion_mnist", "longtail")
+    assert data.split_name("mnist") == ("mnist", None)
+    with pytest.raises(ValueError, match="dataset variant"):
+        data.split_name("mnist+tiny")
+    with pytest.raises(ValueError, match="dataset"):
+        data.split_name("cifar+longtail")
+    with pytest.raises(ValueError, match="unbalanced or long-tailed"):
+        data.load("mnist_sample+longtail", unbalanced=True)
+
+
+def test_long_tail_sample_is_a_subset_of_its_pool():
+    splits, tail = data.load("mnist_sample"), data.load("mnist_sample+longtail")
+    assert tail.name == "mnist_sample+longtail"
+    counts = np.bincount(tail.pool[1], minlength=10)
+    np.testing.assert_array_equal(counts, np.minimum(np.bincount(splits.pool[1]), longtail.long_tail_counts(10)))
+    np.testing.assert_array_equal(tail.test[1], splits.test[1])
+
+
+def test_long_tail_fashion_mnist_has_the_documented_counts(fashion_mnist_dir):
+    splits = data.load("fashion_mnist+longtail", fashion_mnist_dir)
+    counts = np.bincount(splits.pool[1])
+    assert len(splits.pool[1]) == 12_397 and counts[0] == 4_977 and counts[-1] == 50
+    assert len(splits.val[1]) == 10_000 and len(splits.test[1]) == 10_000

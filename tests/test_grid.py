@@ -19,7 +19,7 @@ def test_rows_and_cells_follow_the_paper_order():
 def test_bad_config():
     with pytest.raises(ValueError, match="unknown strategies"):
         grid.GridConfig(strategies=("best",))
-    with pytest.raises(ValueError, match="unknown datasets"):
+    with pytest.raises(ValueError, match="unknown dataset .cifar."):
         grid.GridConfig(datasets=("cifar",))
 
 

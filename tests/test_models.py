@@ -201,13 +201,16 @@ def test_losses_and_codes_stay_float32_under_mixed_precision(kind):
 
 def test_auto_precision_follows_the_hardware(monkeypatch, tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("flags\t\t: fpu avx2 fma amx_bf16 amx_tile\n")
-    assert runtime.cpu_has_amx(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma amx_bf16 amx_tile\n")
+    assert runtime.cpu_has_amx(cpuinfo) and runtime.cpu_has_bfloat16(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert runtime.cpu_has_bfloat16(cpuinfo) and not runtime.cpu_has_amx(cpuinfo)
     cpuinfo.write_text("flags\t\t: fpu avx2 fma\n")
-    assert not runtime.cpu_has_amx(cpuinfo)
-    monkeypatch.setattr(runtime, "cpu_has_amx", lambda: True)
+    assert not runtime.cpu_has_amx(cpuinfo) and not runtime.cpu_has_bfloat16(cpuinfo)
+    assert not runtime.cpu_has_bfloat16(tmp_path / "missing")
+    monkeypatch.setattr(runtime, "cpu_has_bfloat16", lambda: True)
     assert runtime.resolve_precision("auto") == "mixed_bfloat16"
-    monkeypatch.setattr(runtime, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_has_bfloat16", lambda: False)
     assert runtime.resolve_precision("auto") == "float32"
     assert runtime.resolve_precision("mixed_float16") == "mixed_float16"
 

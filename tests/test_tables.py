@@ -58,6 +58,24 @@ def test_query_summary_averages_class_counts_and_takes_median_seconds():
     assert tables.render_query_summary([_result("mnist", 100, "random", 0, 0.5)]) == ""
 
 
+def test_class_coverage_counts_the_seeds_whose_query_holds_every_class():
+    def result(dataset, row, seed, counts):
+        return {**_result(dataset, 100, row, seed, 0.5), "query_class_counts": counts}
+
+    results = [
+        result("fashion_mnist+longtail", "random", 0, [5, 0, 1]),
+        result("fashion_mnist+longtail", "random", 1, [4, 1, 1]),
+        result("fashion_mnist+longtail", "simclr/balanced-medoid", 0, [3, 2, 1]),
+        result("fashion_mnist+longtail", "simclr/balanced-medoid", 1, [4, 1, 1]),
+        result("mnist", "random", 0, [2, 2, 2]),
+    ]
+    lines = tables.render_class_coverage(results).splitlines()
+    assert "| strategy | long-tail Fashion-MNIST, n = 100 | MNIST, n = 100 |" in lines
+    assert "| random | 1/2 | 1/1 |" in lines
+    assert "| SimCLR balanced-medoid | 2/2 |  |" in lines
+    assert tables.render_class_coverage([_result("mnist", 100, "random", 0, 0.5)]) == ""
+
+
 def test_table_only_needs_no_results(tmp_path):
     assert tables.write_table(tmp_path) == "No results yet.\n"
 

@@ -59,7 +59,7 @@ class GridConfig:
     Attributes:
       workdir: where every stage is cached.
       datasets: dataset names (`latens.data.DATASETS`), each optionally
-        suffixed `+unbalanced` for the paper's unbalanced pool.
+        suffixed `+unbalanced` for the paper's unbalanced pool or `+longtail`.
       data_dir: optional folder of the IDX files of the datasets named.
       sizes: query sizes n, in the order to run them.
       aes: representations whose codes the latent strategies sample: a
@@ -126,7 +126,8 @@ class GridConfig:
     linear_embedding: str = "simclr"
 
     def __post_init__(self):
-        checks.each_one_of("datasets", [d.removesuffix(UNBALANCED) for d in self.datasets], data.DATASETS)
+        for dataset in self.datasets:
+            data.split_name(dataset)
         for name in (*self.aes, self.linear_embedding):
             representations.parse(name)
         checks.each_one_of("strategies", self.strategies, STRATEGIES)

@@ -22,6 +22,7 @@ from latens.research import paper, stats
 ROW_NAMES = {"pca": "pixel PCA", "cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE", "simclr": "SimCLR"}
 METRIC_NAMES = {"test_accuracy": "Test accuracy", "balanced_accuracy": "Balanced test accuracy"}
 _DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "mnist_sample": "MNIST sample"}
+_VARIANT_NAMES = {"unbalanced": "unbalanced ", "longtail": "long-tail "}
 
 
 def load_results(workdir: str | os.PathLike) -> list[dict]:
@@ -38,10 +39,13 @@ def write_table(workdir: str | os.PathLike, *, paper_values: bool = True) -> str
     Args:
       workdir: a grid's workdir.
       paper_values: put the paper's published values beside the columns
-        that have them (Table 1's grid; not a study of other settings).
+        that have them (Table 1's grid; not a study of other settings, whose
+        tables say instead how often each row's query holds every class).
     """
     results = load_results(workdir)
     table = render_table1(results, paper_values=paper_values)
+    if not paper_values:
+        table += render_class_coverage(results)
     summary = render_query_summary(results)
     if summary:
         table += "\n" + summary
@@ -50,9 +54,9 @@ def write_table(workdir: str | os.PathLike, *, paper_values: bool = True) -> str
 
 
 def dataset_label(dataset: str) -> str:
-    """`mnist+unbalanced` -> "unbalanced MNIST"."""
-    base = dataset.removesuffix(paper.UNBALANCED)
-    return ("unbalanced " if dataset.endswith(paper.UNBALANCED) else "") + _DATASET_NAMES.get(base, base)
+    """`mnist+unbalanced` -> "unbalanced MNIST", `fashion_mnist+longtail` -> "long-tail Fashion-MNIST"."""
+    base, _, variant = dataset.partition("+")
+    return _VARIANT_NAMES.get(variant, "") + _DATASET_NAMES.get(base, base)
 
 
 def row_label(row: str) -> str:
@@ -262,6 +266,37 @@ def render_query_summary(results: Sequence[dict]) -> str:
         # Whole seconds, as Table 1's were always printed; tenths for cells of seconds (the linear protocol).
         out += [f"Median seconds per cell: {median:.{0 if median >= 10 else 1}f} over {len(seconds)} cells.", ""]
     return "\n".join(out)
+
+
+def render_class_coverage(results: Sequence[dict]) -> str:
+    """How many seeds' queries hold at least one image of every class, per row and (dataset, n), as markdown.
+
+    Args:
+      results: saved cell results (`load_results`); those without
+        `query_class_counts` are left out.
+
+    Returns:
+      Markdown text (a table, "covered / seeds" in each cell); empty when no
+      result records its query's class counts.
+    """
+    covered: dict = {}
+    for result in results:
+        if "query_class_counts" in result:
+            c = result["config"]
+            cell = covered.setdefault((c["row"], (c["dataset"], c["n"])), [])
+            cell.append(min(result["query_class_counts"]) > 0)
+    if not covered:
+        return ""
+    columns = sorted({column for _, column in covered}, key=column_order)
+    rows = sorted({row for row, _ in covered}, key=row_order)
+    lines = ["", "Seeds whose query holds at least one image of every class (of the seeds run).", "",
+             "| strategy | " + " | ".join(f"{dataset_label(d)}, n = {n}" for d, n in columns) + " |",
+             "| --- " * (len(columns) + 1) + "|"]
+    for row in rows:
+        cells = [f"{sum(covered[row, column])}/{len(covered[row, column])}" if (row, column) in covered else ""
+                 for column in columns]
+        lines.append(f"| {row_label(row)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _class_count_table(dataset: str, n: int, by_row: dict[str, list[dict]]) -> list[str]:

@@ -325,7 +325,7 @@ def _table1_bars(results: list[dict]) -> Figure:
 
 
 def _class_names(dataset: str) -> tuple[str, ...]:
-    return data.CLASS_NAMES[dataset.removesuffix(paper.UNBALANCED)]
+    return data.CLASS_NAMES[data.split_name(dataset)[0]]
 
 
 def _ae_title(ae: str) -> str:
