@@ -13,11 +13,6 @@ Sources, by `name` and `data_dir`:
     cache (`$TFDS_DATA_DIR`, default `~/tensorflow_datasets`). The prepared
     TFDS splits are not used because TFDS stores examples in a shuffled order,
     and the paper's split is defined on the original order.
-
-A name may end in a variant of the pool (`VARIANTS`): `mnist+unbalanced`
-is the paper's unbalanced pool (`latens.unbalanced`), `fashion_mnist+longtail`
-a long-tailed subset of the pool (`latens.longtail`). Validation and test
-are never changed.
   * `mnist_sample`: real MNIST bundled with the package (pool = the first
     5,000 training images, validation = training images 50,000-50,999, test =
     the first 1,000 test images). Works on a machine with no network;
@@ -27,6 +22,11 @@ The paper's split (section 4): the 70,000 images in their original order,
 training set then test set; the first 50,000 form the pool (auto-encoder
 training and query selection), the next 10,000 validation, the last 10,000
 (the original test set) test.
+
+A name may end in a variant of the pool (`VARIANTS`): `mnist+unbalanced`
+is the paper's unbalanced pool (`latens.unbalanced`), `fashion_mnist+longtail`
+a long-tailed subset of the pool (`latens.longtail`). Validation and test
+are never changed.
 """
 
 from __future__ import annotations
