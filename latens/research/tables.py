@@ -252,11 +252,7 @@ def render_query_summary(results: Sequence[dict]) -> str:
     Returns:
       Markdown text; empty when no result records its query's class counts.
     """
-    groups: dict = {}
-    for result in results:
-        if "query_class_counts" in result:
-            c = result["config"]
-            groups.setdefault((c["dataset"], c["n"]), {}).setdefault(c["row"], []).append(result)
+    groups = _by_column_and_row(results)
     out = []
     for dataset, n in sorted(groups, key=column_order):
         out += _class_count_table(dataset, n, groups[(dataset, n)])
@@ -279,24 +275,32 @@ def render_class_coverage(results: Sequence[dict]) -> str:
       Markdown text (a table, "covered / seeds" in each cell); empty when no
       result records its query's class counts.
     """
-    covered: dict = {}
-    for result in results:
-        if "query_class_counts" in result:
-            c = result["config"]
-            cell = covered.setdefault((c["row"], (c["dataset"], c["n"])), [])
-            cell.append(min(result["query_class_counts"]) > 0)
-    if not covered:
+    groups = _by_column_and_row(results)
+    if not groups:
         return ""
-    columns = sorted({column for _, column in covered}, key=column_order)
-    rows = sorted({row for row, _ in covered}, key=row_order)
+    columns = sorted(groups, key=column_order)
+    rows = sorted({row for by_row in groups.values() for row in by_row}, key=row_order)
     lines = ["", "Seeds whose query holds at least one image of every class (of the seeds run).", "",
              "| strategy | " + " | ".join(f"{dataset_label(d)}, n = {n}" for d, n in columns) + " |",
              "| --- " * (len(columns) + 1) + "|"]
     for row in rows:
-        cells = [f"{sum(covered[row, column])}/{len(covered[row, column])}" if (row, column) in covered else ""
-                 for column in columns]
+        cells = []
+        for column in columns:
+            cell = groups[column].get(row, [])
+            covered = sum(min(r["query_class_counts"]) > 0 for r in cell)
+            cells.append(f"{covered}/{len(cell)}" if cell else "")
         lines.append(f"| {row_label(row)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _by_column_and_row(results: Sequence[dict]) -> dict[tuple[str, int], dict[str, list[dict]]]:
+    """The results that record their query's class counts, by (dataset, n) and then by row."""
+    groups: dict = {}
+    for result in results:
+        if "query_class_counts" in result:
+            c = result["config"]
+            groups.setdefault((c["dataset"], c["n"]), {}).setdefault(c["row"], []).append(result)
+    return groups
 
 
 def _class_count_table(dataset: str, n: int, by_row: dict[str, list[dict]]) -> list[str]:
