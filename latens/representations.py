@@ -163,6 +163,9 @@ class Training:
       kernel_initializer: initializer of its ReLU layers; none: the kind's own.
       options: further keywords of the model's constructor (`Spec.options`),
         which override the settings above.
+      train_size: at most this many images (a seeded sample) train the
+        model, for `epochs` passes over them; every image is still embedded.
+        0: all of them.
     """
 
     CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS)}
@@ -172,10 +175,12 @@ class Training:
     width: float = 1.0
     kernel_initializer: str | None = None
     options: dict = dataclasses.field(default_factory=dict)
+    train_size: int = 0
 
     def __post_init__(self):
         checks.choices(self)
         checks.positive("width", self.width)
+        checks.at_least("train_size", self.train_size, 0)
         for name in ("epochs", "batch_size"):
             if getattr(self, name) is not None:
                 checks.positive(name, getattr(self, name))

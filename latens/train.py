@@ -98,6 +98,12 @@ class TrainConfig:
       kl_weight: weight of the t-SNE KL(P || Q) against the summed BCE.
       model_options: extra `build_autoencoder` options, e.g. narrow
         `filters`, `convs_per_block` and `dense_units` for tests.
+      train_size: at most this many pool images train the model: a sample
+        drawn with `seed` (`training_sample`), for `epochs` passes over it,
+        so a run takes `epochs * (train_size // batch_size)` steps however
+        large the pool; every pool image is embedded. 0: the whole pool.
+        Left out of the stored config when 0, so runs stored before it
+        existed keep their config.
     """
 
     CHOICES: ClassVar[dict] = {
@@ -120,9 +126,11 @@ class TrainConfig:
     perplexity: float = tsne.PERPLEXITY
     kl_weight: float = tsne.KL_WEIGHT
     model_options: dict = dataclasses.field(default_factory=dict)
+    train_size: int = 0
 
     def __post_init__(self):
         checks.choices(self)
+        checks.at_least("train_size", self.train_size, 0)
         # Stored resolved, so a run's config names its dimension and batch.
         latent_dim, batch_size = representations.resolve(self.ae, self.latent_dim, self.batch_size)
         object.__setattr__(self, "latent_dim", latent_dim)
@@ -140,10 +148,17 @@ class TrainConfig:
           **fields: the run's other fields (`dataset`, `latent_dim`, `seed`, ...).
         """
         return cls(ae=ae, epochs=training.epochs_for(ae), batch_size=training.batch_size,
-                   model_options=training.model_options(ae), **fields)
+                   model_options=training.model_options(ae), train_size=training.train_size, **fields)
+
+    def to_dict(self) -> dict:
+        """The fields as stored: `train_size` only where it samples."""
+        fields = dataclasses.asdict(self)
+        if not self.train_size:
+            del fields["train_size"]
+        return fields
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,7 +315,8 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             config.dataset, config.data_dir, unbalanced=config.unbalanced, seed=config.seed
         )
     x_pool, y_pool = splits.pool
-    _check_batch_size(config, strategy.num_replicas_in_sync, len(x_pool))
+    x_train = training_sample(x_pool, config.train_size, config.seed)
+    _check_batch_size(config, strategy.num_replicas_in_sync, len(x_train))
 
     with runtime.precision_policy(config.precision, strategy):
         with strategy.scope():
@@ -314,7 +330,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - started:.2f}\n")
         else:
             _check_room(model, config, files, len(x_pool))
-            _fit(model, strategy, config, files, splits, verbose, callbacks)
+            _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks)
         fileio.write_atomically(files.model, model.save)
         _write_embeddings(model, x_pool, y_pool, config, files.embeddings)
     fileio.write_text(files.done, _now() + "\n")
@@ -322,17 +338,38 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
     logging.info("Finished: %s", files.workdir)
 
 
-def _fit(model, strategy, config: TrainConfig, files: RunFiles, splits: data.Splits, verbose,
+def training_sample(x: np.ndarray, train_size: int, seed: int) -> np.ndarray:
+    """The images that train a model: all of `x`, or `train_size` of them drawn without replacement.
+
+    The draw depends on `(seed, len(x))` alone; the sample keeps pool order
+    and is gathered into memory (`x` may be a memory map of a folder far
+    larger than memory).
+
+    Args:
+      x: images `[N, ...]`.
+      train_size: how many to keep; 0 (or at least N): all.
+      seed: seed of the draw.
+
+    Returns:
+      `x` itself, or `[train_size, ...]` images of it.
+    """
+    if not train_size or train_size >= len(x):
+        return x
+    chosen = np.sort(np.random.default_rng(seed).choice(len(x), train_size, replace=False))
+    logging.info("Training on %d of the %d images (train_size); all of them are embedded.", train_size, len(x))
+    return np.asarray(x[chosen])
+
+
+def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndarray, x_val: np.ndarray, verbose,
          callbacks: Sequence[keras.callbacks.Callback]) -> None:
-    """Trains `model` from its newest good backup (or from the start) to `config.epochs`."""
-    x_pool = splits.pool[0]
+    """Trains `model` on `x_train` from its newest good backup (or from the start) to `config.epochs`."""
     backups = backup.EpochBackups(files.backup)
     with strategy.scope():  # Restoring may build the optimizer's variables.
         first_epoch = backups.restore(model)
     model.fit(
-        pipelines.make_epoch_batches(x_pool, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
-        steps_per_epoch=len(x_pool) // config.batch_size,
-        validation_data=_validation_dataset(splits.val[0], config.batch_size),
+        pipelines.make_epoch_batches(x_train, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
+        steps_per_epoch=len(x_train) // config.batch_size,
+        validation_data=_validation_dataset(x_val, config.batch_size),
         initial_epoch=first_epoch,
         epochs=config.epochs,
         # The CSV row of an epoch is on disk before the backup that makes the epoch final.

@@ -379,6 +379,8 @@ class Grid:
                 ae["batch_size"] = trained.batch_size
             if trained.distribute != "default":  # Left out otherwise, so earlier results still match.
                 ae["distribute"] = trained.distribute
+            if trained.train_size:  # Likewise.
+                ae["train_size"] = trained.train_size
         return {
             "dataset": cell.dataset,
             "data_seed": config.data_seed,
@@ -390,7 +392,7 @@ class Grid:
             "classifier": config.classifier.to_dict() if config.protocol == "scratch" else {
                 "protocol": "linear", "embedding": config.linear_embedding, "weight_decay": linear.WEIGHT_DECAY,
                 # What trained the embedding defines the scores as much as the query does.
-                "embedding_training": dataclasses.asdict(self.ae_config(cell.dataset, config.linear_embedding))},
+                "embedding_training": self.ae_config(cell.dataset, config.linear_embedding).to_dict()},
             "precision": config.precision,
         }
 

@@ -170,7 +170,7 @@ class SettingsComparison:
     def cell_config(self, cell: tuple[str, int]) -> dict | None:
         """The run's training config (its seed the cell's; None for pixels)."""
         config = self._config(cell)
-        return None if config is None else dataclasses.asdict(config)
+        return None if config is None else config.to_dict()
 
     def describe(self, cell: tuple[str, int]) -> str:
         return "{} seed {}".format(*cell)
@@ -212,7 +212,7 @@ class RepresentationComparison:
 
     def cell_config(self, name: str) -> dict | None:
         """The representation's training config (None for pixels)."""
-        return None if name == "pixels" else dataclasses.asdict(self.grid.ae_config(self.dataset, name))
+        return None if name == "pixels" else self.grid.ae_config(self.dataset, name).to_dict()
 
     def describe(self, name: str) -> str:
         return f"{name} on {self.dataset}"
@@ -228,7 +228,7 @@ class RepresentationComparison:
         else:
             self.grid.embeddings(self.dataset, name)  # Trains the model, or finds it trained.
             files = train.RunFiles(self.grid.ae_workdir(self.dataset, name))
-            scores = _measure(files, self.grid.ae_config(self.dataset, name), splits, self.k)
+            scores = measure(files, self.grid.ae_config(self.dataset, name), splits, self.k)
         return {"setting": name, "dataset": self.dataset, "seed": self.grid.config.ae_seed,
                 "config": self.cell_config(name), **scores}
 
@@ -239,7 +239,7 @@ def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data
         return _pixel_scores(splits, k)
     # Every run starts from its own seed, whatever ran before it.
     keras.utils.set_random_seed(config.seed)
-    return _measure(train.train(config, workdir, splits=splits, verbose=0), config, splits, k)
+    return measure(train.train(config, workdir, splits=splits, verbose=0), config, splits, k)
 
 
 def _pixel_scores(splits: data.Splits, k: int) -> dict:
@@ -250,7 +250,7 @@ def _pixel_scores(splits: data.Splits, k: int) -> dict:
             "dimension": int(pool_codes.shape[1]), "train_seconds": 0.0}
 
 
-def _measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Splits, k: int) -> dict:
+def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Splits, k: int) -> dict:
     """The scores of a trained run's codes (see `compare`)."""
     (_, pool_y), (val_x, val_y) = splits.pool, splits.val
     model = models.load(files.model)

@@ -225,7 +225,7 @@ def cell_config(config: RoundsConfig, dataset: str, arm: str, seed: int, *, runs
             "methods": list(config.methods), "cold_start": COLD_START,
             "prelabels": {"neighbours": prelabels.NEIGHBOURS, "alpha": prelabels.ALPHA, "power": prelabels.POWER,
                           "folds": prelabels.FOLDS},
-            "representation": dataclasses.asdict(trained)}
+            "representation": trained.to_dict()}
 
 
 def _path(config: RoundsConfig, dataset: str, arm: str, seed: int) -> pathlib.Path:
