@@ -3,7 +3,8 @@
 `make_dataset` serves evaluation and the classifier (an order reshuffled
 every epoch from one seed); `make_epoch_batches` serves the representations'
 training (every epoch's order a function of (seed, epoch) alone, so a
-resumed run sees what an uninterrupted one does).
+resumed run sees what an uninterrupted one does); `stream_batches` feeds
+embedding, reading a memory-mapped folder of images batch by batch.
 """
 
 from __future__ import annotations
@@ -98,3 +99,27 @@ def make_epoch_batches(x: np.ndarray, *, batch_size: int, seed: int, first_epoch
     options = tf.data.Options()
     options.deterministic = True
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def stream_batches(x, batch_size: int, *, prefetch: int = 2):
+    """Consecutive batches of `x`, in order, read ahead of their use: a `tf.data.Dataset` of `[B, ...]` tensors.
+
+    The batches are sliced from `x` one at a time as they are consumed (the
+    last may be smaller), so a memory-mapped `x` is read from disk in
+    step with the computation and at most `prefetch` batches wait in
+    memory; the values keep `x`'s dtype.
+
+    Args:
+      x: an array (or memory map) `[N, ...]`.
+      batch_size: items per batch.
+      prefetch: batches read ahead.
+    """
+    checks.positive("batch_size", batch_size)
+    x = x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
+
+    def batches():
+        for start in range(0, len(x), batch_size):
+            yield np.asarray(x[start : start + batch_size])
+
+    signature = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
+    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(prefetch)

@@ -332,7 +332,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             _check_room(model, config, files, len(x_pool))
             _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks)
         fileio.write_atomically(files.model, model.save)
-        _write_embeddings(model, x_pool, y_pool, config, files.embeddings)
+        _write_embeddings(model, x_pool, y_pool, config, files.embeddings, progress=verbose in ("auto", 1))
     fileio.write_text(files.done, _now() + "\n")
     shutil.rmtree(files.backup, ignore_errors=True)
     logging.info("Finished: %s", files.workdir)
@@ -462,10 +462,11 @@ def _validation_dataset(x_val, batch_size: int):
     return pipelines.make_dataset(x_val, batch_size=batch_size, drop_remainder=True)
 
 
-def _write_embeddings(model, x, y, config: TrainConfig, path: pathlib.Path) -> None:
-    arrays = {"z": model.encode(x), "config": np.array(config.to_json())}
+def _write_embeddings(model, x, y, config: TrainConfig, path: pathlib.Path, *, progress: bool = False) -> None:
+    """Every image's code (and reconstruction error), streamed from `x` batch by batch, into `path`."""
+    arrays = {"z": model.encode(x, progress=progress), "config": np.array(config.to_json())}
     if config.ae in representations.RECONSTRUCTING:
-        arrays["errors"] = model.reconstruction_error(x)
+        arrays["errors"] = model.reconstruction_error(x, progress=progress)
     if y is not None:
         arrays["labels"] = np.asarray(y, dtype=np.int64)
     fileio.write_atomically(path, lambda tmp: np.savez(tmp, **arrays))

@@ -1,5 +1,6 @@
 """latens.choose: the in-memory API shares the folder command's options, checks and caching."""
 
+import dataclasses
 import json
 import pathlib
 import re
@@ -137,7 +138,7 @@ def test_a_dataset_of_single_colour_images_is_a_batch(digits, tmp_path):
 
 @pytest.mark.parametrize("name, value", [
     ("n", "10"), ("n", 2.5), ("n", True), ("epochs", 1.0), ("latent_dim", "2"), ("batch_size", 32.0),
-    ("seed", False), ("image_size", "16"), ("channels", 1.0),
+    ("seed", False), ("image_size", "16"), ("channels", 1.0), ("train_size", 1e4),
 ])
 def test_options_that_must_be_integers_refuse_other_values(name, value):
     options = {**TINY, name: value}
@@ -164,6 +165,26 @@ def test_one_image_is_refused_with_how_to_pass_it(shape):
 def test_simclr_refuses_batches_of_one_image(options, count, message):
     with pytest.raises(InputError, match=message):
         latens.choose(np.zeros((count, 16, 16), np.uint8), 1, **{**TINY, "ae": "simclr", **options})
+
+
+def test_train_size_trains_on_a_sample_and_chooses_among_every_image(digits, tmp_path):
+    order = latens.choose(digits, 8, cache_dir=tmp_path, **{**TINY, "train_size": 32})
+    (run,) = tmp_path.glob("*/config.json")
+    stored = json.loads(run.read_text())
+    assert stored["train_size"] == 32 and stored["batch_size"] == 32
+    assert len(order) == 8 and len(set(order.tolist())) == 8
+    assert np.load(run.parent / "embeddings.npz")["z"].shape[0] == len(digits)
+
+
+def test_a_pool_no_larger_than_train_size_trains_as_it_would_without_it():
+    config = choice.ChoiceConfig(train_size=500)
+    assert config.training(500) == dataclasses.replace(config, train_size=0).training(500)
+    assert config.training(501).train_size == 500
+
+
+def test_a_train_size_below_the_kinds_smallest_batch_is_refused():
+    with pytest.raises(InputError, match=r"^train_size must be 0 \(all images\) or at least 2, .*ae=simclr.*got 1$"):
+        choice.ChoiceConfig(ae="simclr", train_size=1)
 
 
 # -- review fixes --------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""tf.data pipelines: dtype and range, deterministic shuffles, whole epochs; resumable epoch order."""
+"""tf.data pipelines: dtype and range, deterministic shuffles, whole epochs; resumable epoch order; streamed batches."""
 
 import numpy as np
 import pytest
 
 from latens import pipelines
+from latens.models.base import map_batches
 
 
 def _collect(ds):
@@ -62,3 +63,22 @@ def test_epoch_batches_depend_on_the_seed_and_the_epoch_alone():
     assert [len(b) for b in whole] == [4] * 6  # Two full batches an epoch, the last 2 images dropped.
     assert first(2, seed=3, first_epoch=1) == whole[2:4]  # A resumed run sees what an uninterrupted one does.
     assert first(2, seed=4) != whole[:2]
+
+
+def test_streamed_batches_keep_order_dtype_and_a_short_last_batch(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(10 * 3, dtype=np.uint8).reshape(10, 3))
+    x = np.load(path, mmap_mode="r")
+    batches = [batch.numpy() for batch in pipelines.stream_batches(x, 4)]
+    assert [len(batch) for batch in batches] == [4, 4, 2]
+    assert batches[0].dtype == np.uint8
+    np.testing.assert_array_equal(np.concatenate(batches), x)
+
+
+def test_map_batches_gathers_every_batch_in_order_with_a_progress_bar(capsys):
+    x = np.arange(7, dtype=np.float32)[:, None]
+    result = map_batches(lambda batch: batch * 2, x, 3, progress=True, desc="doubling")
+    np.testing.assert_array_equal(result, 2 * x)
+    assert "doubling" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="x is empty"):
+        map_batches(lambda batch: batch, x[:0], 3)

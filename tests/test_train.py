@@ -239,3 +239,44 @@ def test_simclr_batches_of_one_image_per_replica_are_refused(splits, tmp_path):
     with pytest.raises(ValueError, match=r"simclr loss .* needs at least 2 examples per batch and replica, got 1"):
         train.train(config(ae="simclr", epochs=1, batch_size=1, model_options={"filters": (4, 4)}), tmp_path,
                     splits=splits, verbose=0)
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Counts the training steps a run takes."""
+
+    steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+
+def test_a_sample_of_train_size_images_trains_and_every_image_is_embedded(splits, tmp_path):
+    run = config(epochs=2, batch_size=16, train_size=40)
+    counter = StepCounter()
+    files = train.train(run, tmp_path, splits=splits, verbose=0, callbacks=[counter])
+    assert counter.steps == 2 * (40 // 16)  # epochs * (train_size // batch), not the pool's 128 images.
+    assert np.load(files.embeddings)["z"].shape == (128, 2)
+    assert json.loads(files.config.read_text())["train_size"] == 40
+
+
+def test_the_training_sample_is_seeded_in_pool_order_and_whole_when_large_enough():
+    x = np.arange(100)[:, None]
+    sample = train.training_sample(x, 30, seed=3)
+    assert len(sample) == 30 and len(np.unique(sample)) == 30
+    assert np.all(np.diff(sample[:, 0]) > 0)
+    np.testing.assert_array_equal(sample, train.training_sample(x, 30, seed=3))
+    assert not np.array_equal(sample, train.training_sample(x, 30, seed=4))
+    assert train.training_sample(x, 0, seed=3) is x
+    assert train.training_sample(x, 100, seed=3) is x
+
+
+def test_train_size_is_stored_only_where_it_samples():
+    assert "train_size" not in json.loads(config().to_json())
+    assert json.loads(config(train_size=5).to_json())["train_size"] == 5
+    with pytest.raises(ValueError, match="train_size must be at least 0"):
+        config(train_size=-1)
+
+
+def test_a_sample_smaller_than_a_batch_is_refused(splits, tmp_path):
+    with pytest.raises(ValueError, match="fewer than one batch of 64"):
+        train.train(config(train_size=10), tmp_path, splits=splits, verbose=0)

@@ -24,6 +24,9 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+import tqdm
+
+from latens import pipelines
 
 
 class RepresentationModel(keras.Model):
@@ -71,17 +74,18 @@ class RepresentationModel(keras.Model):
             tracker.update_state(batch_losses[tracker.name])
         return {m.name: m.result() for m in self.metrics}
 
-    def encode(self, x, batch_size: int = 256) -> np.ndarray:
-        """Codes of a set of images, computed batch by batch.
+    def encode(self, x, batch_size: int = 256, *, progress: bool = False) -> np.ndarray:
+        """Codes of a set of images, computed batch by batch (streamed: `x` may be a memory map).
 
         Args:
           x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
           batch_size: images per forward pass.
+          progress: show a progress bar, with the time left.
 
         Returns:
           float32 `[N, D]`.
         """
-        return map_batches(self._code_batch, x, batch_size)
+        return map_batches(self._code_batch, x, batch_size, progress=progress, desc="embedding")
 
     @tf.function(reduce_retracing=True)
     def _code_batch(self, images):
@@ -110,10 +114,36 @@ def unit_float(images):
     return tf.cast(images, tf.float32)
 
 
-def map_batches(fn: Callable, x, batch_size: int) -> np.ndarray:
-    """Applies `fn` to consecutive batches of `x` and concatenates the results."""
+def map_batches(fn: Callable, x, batch_size: int, *, progress: bool = False, desc: str | None = None) -> np.ndarray:
+    """Applies `fn` to consecutive batches of `x` and gathers the results in one array.
+
+    The batches stream through `pipelines.stream_batches`, which reads the
+    next batch of `x` while `fn` computes, and holds a few batches at a
+    time: `x` may be a memory map of a folder of images far larger than
+    memory. Only the results (one row per image) are held whole.
+
+    Args:
+      fn: a batch `[B, ...]` tensor -> a tensor `[B, ...]`.
+      x: an array (or memory map) `[N, ...]`.
+      batch_size: images per call of `fn`.
+      progress: show a progress bar, with the time left.
+      desc: the progress bar's label.
+
+    Returns:
+      `[N, ...]`, the results of every batch in order.
+    """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    return np.concatenate(
-        [fn(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
-    )
+    results = None
+    with tqdm.tqdm(total=len(x), unit="img", desc=desc, disable=not progress) as bar:
+        start = 0
+        for batch in pipelines.stream_batches(x, batch_size):
+            result = fn(batch).numpy()
+            if results is None:
+                results = np.empty((len(x), *result.shape[1:]), result.dtype)
+            results[start : start + len(result)] = result
+            start += len(result)
+            bar.update(len(result))
+    if results is None:
+        raise ValueError("no images to map: x is empty")
+    return results

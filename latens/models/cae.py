@@ -116,17 +116,18 @@ class ConvAutoEncoder(RepresentationModel):
         """
         return {"loss": losses.mean_squared_error(x, self(x, training=training))}
 
-    def reconstruction_error(self, x, batch_size: int = 256) -> np.ndarray:
-        """Mean absolute reconstruction error of every image.
+    def reconstruction_error(self, x, batch_size: int = 256, *, progress: bool = False) -> np.ndarray:
+        """Mean absolute reconstruction error of every image (streamed, as `encode`).
 
         Args:
           x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
           batch_size: images per forward pass.
+          progress: show a progress bar, with the time left.
 
         Returns:
           float32 `[N]`: mean over pixels of |x - reconstruction|.
         """
-        return map_batches(self._error_batch, x, batch_size)
+        return map_batches(self._error_batch, x, batch_size, progress=progress, desc="reconstruction errors")
 
     @tf.function(reduce_retracing=True)
     def _error_batch(self, images):

@@ -52,7 +52,11 @@ class ChoiceConfig:
         shared among the clusters by size;
       * 32 x 32 pixels, half the widths, 20 epochs: small enough to
         train on thousands of images on a 2-core CPU in minutes; on a GPU
-        or TPU, raise `image_size` and set `width=1`.
+        or TPU, raise `image_size` and set `width=1`;
+      * `train_size`: beyond this many images, a seeded sample of them
+        trains the encoder and every image is embedded, so training costs
+        the same for a folder of 50,000 images or a million
+        (docs/benchmarks.md, "Large folders", holds the measurements).
 
     Attributes:
       n: number of images to choose (0, with labels: only pre-label).
@@ -75,7 +79,11 @@ class ChoiceConfig:
       kernel_initializer: initializer of the networks' ReLU layers; none:
         the kind's default (Keras' glorot_uniform for the auto-encoders,
         he_uniform for simclr; see `latens.models.layers`).
-      epochs: training passes over the images.
+      epochs: training passes over the images (over the sample, where
+        `train_size` draws one).
+      train_size: at most this many images (a sample drawn with `seed`)
+        train the encoder, for `epochs * (train_size // batch_size)` steps;
+        every image is embedded and may be chosen. 0: all of them.
       batch_size: images per training step (at most the number of
         images); none: the kind's default (64, and 256 for simclr).
       seed: seed of initialisation, training and selection.
@@ -109,6 +117,7 @@ class ChoiceConfig:
     width: float = 0.5
     kernel_initializer: str | None = None
     epochs: int = 20
+    train_size: int = 10_000
     batch_size: int | None = None
     seed: int = 0
     precision: str = "auto"
@@ -117,13 +126,14 @@ class ChoiceConfig:
 
     def __post_init__(self):
         optional = ("latent_dim", "batch_size")  # None: the kind's default.
-        for name in ("n", "image_size", "channels", "epochs", "seed", *optional):
+        for name in ("n", "image_size", "channels", "epochs", "train_size", "seed", *optional):
             if getattr(self, name) is None and name in optional:
                 continue
             # Stored as a Python int: a NumPy int would not go into the training config's JSON.
             object.__setattr__(self, name, checks.integer(name, getattr(self, name), error=InputError))
         checks.choices(self, error=InputError)
         checks.at_least("n", self.n, 0, error=InputError)
+        checks.at_least("train_size", self.train_size, 0, error=InputError)
         for name in ("latent_dim", "epochs", "batch_size"):
             if getattr(self, name) is not None:
                 checks.at_least(name, getattr(self, name), 1, error=InputError)
@@ -149,6 +159,9 @@ class ChoiceConfig:
         if self.batch < minimum:
             raise InputError(f"batch_size must be at least {minimum} for ae={self.ae}, whose loss contrasts "
                              f"each image with the rest of its batch, got {self.batch}")
+        if 0 < self.train_size < minimum:
+            raise InputError(f"train_size must be 0 (all images) or at least {minimum}, the smallest batch "
+                             f"ae={self.ae} learns from, got {self.train_size}")
 
     @property
     def batch(self) -> int:
@@ -160,11 +173,21 @@ class ChoiceConfig:
         return train.TrainConfig.of(self.ae, self.training(count), dataset=name, latent_dim=self.latent_dim,
                                     seed=self.seed, precision=self.precision, distribute=self.distribute)
 
+    def sample_size(self, count: int) -> int:
+        """How many of `count` images train the encoder: `train_size`, or all where that is no fewer."""
+        return count if not self.train_size else min(count, self.train_size)
+
     def training(self, count: int) -> representations.Training:
-        """How these options train the representation on `count` images (a batch is at most all of them)."""
+        """How these options train the representation on `count` images (a batch is at most all that train).
+
+        A folder no larger than `train_size` trains on all its images, as
+        if there were no `train_size`, so its run (and cached model) is the same.
+        """
+        sample = self.sample_size(count)
         return representations.Training(
             epochs=self.epochs,
-            batch_size=min(self.batch, count),
+            train_size=sample if sample < count else 0,
+            batch_size=min(self.batch, sample),
             width=self.width,
             # Named even when it is the kind's own, as the folder tool always has.
             kernel_initializer=self.kernel_initializer or representations.spec(self.ae).kernel_initializer,
@@ -472,7 +495,7 @@ def check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, *, o
         raise InputError(f"ae=pca finds {dim} components in no fewer images; there are {count} {what} {where}")
     # A batch is at most all the images (`_train`), so too few images make too small a batch.
     minimum = representations.min_batch(config.ae, tsne.PERPLEXITY)
-    if min(count, config.batch) >= minimum:
+    if min(config.sample_size(count), config.batch) >= minimum:
         return
     if config.ae == "tsne":
         raise InputError(
