@@ -249,6 +249,7 @@ def train(
     splits: data.Splits | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: str | int = "auto",
+    seconds: dict[str, float] | None = None,
 ) -> RunFiles:
     """Trains (or resumes, or skips) a run and writes its files.
 
@@ -259,7 +260,11 @@ def train(
       splits: data to use instead of `data.load(config.dataset, ...)`:
         anything with `pool` and `val` `(x, y)` pairs (`y` may be None).
       callbacks: extra Keras callbacks, run after the logging and backup ones.
-      verbose: `Model.fit`'s verbosity; "auto" shows progress bars.
+      verbose: `Model.fit`'s verbosity; "auto" shows progress bars (of
+        the embedding too).
+      seconds: a dict to add this call's wall-clock seconds to, under
+        "training" (building, fitting, saving) and "embedding" (0 for a
+        finished run that is skipped).
 
     Returns:
       The run's `RunFiles`.
@@ -280,7 +285,7 @@ def train(
         if files.done.exists():
             logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
             return files
-        _train(config, files, splits, callbacks, verbose)
+        _train(config, files, splits, callbacks, verbose, seconds if seconds is not None else {})
     return files
 
 
@@ -306,8 +311,10 @@ def _exclusive(workdir: pathlib.Path):
         os.close(descriptor)
 
 
-def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, callbacks, verbose) -> None:
-    """Builds, trains (or resumes) and saves the run, then writes its codes and DONE."""
+def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, callbacks, verbose,
+           seconds: dict[str, float]) -> None:
+    """Builds, trains (or resumes) and saves the run, then writes its codes and DONE, timing both in `seconds`."""
+    started = time.monotonic()
     tf.config.experimental.enable_op_determinism()
     strategy = runtime.make_strategy(config.distribute)
     if splits is None:
@@ -325,14 +332,17 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             )
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         if not representations.spec(config.ae).trained:  # Pixel PCA: one fit, no epochs.
-            started = time.monotonic()
+            fitting = time.monotonic()
             model.fit_pixels(x_pool)
-            fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - started:.2f}\n")
+            fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - fitting:.2f}\n")
         else:
             _check_room(model, config, files, len(x_pool))
             _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks)
         fileio.write_atomically(files.model, model.save)
+        embedding = time.monotonic()
         _write_embeddings(model, x_pool, y_pool, config, files.embeddings, progress=verbose in ("auto", 1))
+    seconds["training"] = seconds.get("training", 0.0) + embedding - started
+    seconds["embedding"] = seconds.get("embedding", 0.0) + time.monotonic() - embedding
     fileio.write_text(files.done, _now() + "\n")
     shutil.rmtree(files.backup, ignore_errors=True)
     logging.info("Finished: %s", files.workdir)

@@ -62,6 +62,8 @@ def test_a_run_chooses_n_distinct_readable_images_and_writes_every_output(digit_
     config = json.loads((out / "config.json").read_text())
     assert config["images_read"] == len(good) and config["images_unreadable"] == 3
     assert config["n"] == 25 and config["train"]["dataset"].startswith("folder:")
+    stages = ("reading", "training", "embedding", "clustering", "selecting")
+    assert set(config["seconds"]) == set(stages) and all(config["seconds"][stage] > 0 for stage in stages[:3])
     for name in ("contact_sheet.png", "latent.png"):
         assert Image.open(out / name).size[0] > 500
 
@@ -76,7 +78,9 @@ def test_a_second_run_reuses_the_images_and_the_model(digit_folder, first_run, m
     folder.choose(root, out, folder.ChoiceConfig(n=10, strategy="kcenter", **TINY), progress=False)
     assert model.stat().st_mtime_ns == stamp
     assert len(read_query(out)) == 10
-    assert json.loads((out / "config.json").read_text())["strategy"] == "kcenter"
+    config = json.loads((out / "config.json").read_text())
+    assert config["strategy"] == "kcenter"
+    assert config["seconds"]["training"] == config["seconds"]["embedding"] == 0
 
     folder.choose(root, out, folder.ChoiceConfig(n=10, **TINY), retrain=True, progress=False)
     assert model.stat().st_mtime_ns != stamp

@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -208,6 +209,9 @@ class Choice:
       labelled: the indices of the images labelled before, `[M]`.
       prelabels: every image's suggested label and confidence, where the
         labels name two classes or more (else None).
+      seconds: wall-clock seconds of this call's stages: "training" and
+        "embedding" (0 where a trained model was reused), "clustering"
+        and "selecting".
     """
 
     run: train.RunFiles
@@ -217,6 +221,7 @@ class Choice:
     query: np.ndarray
     labelled: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
     prelabels: prelabels_lib.Prelabels | None = None
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str,
@@ -240,24 +245,29 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     """
     labelled = np.empty(0, np.int64) if labelled is None else np.asarray(labelled, dtype=np.int64)
     check_labelled(config, len(x), labelled, labels)
-    run = _train(x, config, model_dir, name=name, retrain=retrain, progress=progress)
+    seconds = {"training": 0.0, "embedding": 0.0}
+    run = _train(x, config, model_dir, name=name, retrain=retrain, progress=progress, seconds=seconds)
     with np.load(run.embeddings) as embeddings:  # Only auto-encoders have errors.
         z, errors = embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
     prelabels = None
     if len(set(labels or ())) >= 2:
         prelabels = prelabels_lib.predict(z, labelled, labels)
+    started = time.monotonic()
     clusters = sampling.cluster(z, seed=config.seed, n=config.n + len(labelled))
+    seconds["clustering"] = time.monotonic() - started
     if bar is not None:
         bar.update()
+    started = time.monotonic()
     query = np.empty(0, np.int64)
     if config.n:
         strategy = config.next_strategy if len(labelled) else config.strategy
         query = sampling.select(strategy, z, config.n, seed=config.seed, errors=errors,
                                 labelled=labelled if len(labelled) else None,
                                 **_strategy_options(strategy, clusters, prelabels))
+    seconds["selecting"] = time.monotonic() - started
     if bar is not None:
         bar.update()
-    return Choice(run, z, errors, clusters, query, labelled, prelabels)
+    return Choice(run, z, errors, clusters, query, labelled, prelabels, seconds)
 
 
 def _strategy_options(strategy: str, clusters: np.ndarray, prelabels) -> dict:
@@ -508,7 +518,7 @@ def check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, *, o
 
 
 def _train(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,
-           progress: bool) -> train.RunFiles:
+           progress: bool, seconds: dict[str, float]) -> train.RunFiles:
     """Trains the representation model on the images, or reuses the model that fits."""
     run = config.train_config(name, len(x))
     files = train.RunFiles(model_dir)
@@ -522,7 +532,7 @@ def _train(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name
     splits = data.Splits(run.dataset, (x, None), (nothing, None), (nothing, None), ())
     keras.utils.set_random_seed(config.seed)  # The same options choose the same images.
     return train.train(run, model_dir, overwrite=retrain or changed, splits=splits,
-                       verbose="auto" if progress else 0)
+                       verbose="auto" if progress else 0, seconds=seconds)
 
 
 def _as_array(images_or_dataset, config: ChoiceConfig, *, progress: bool = False) -> np.ndarray:

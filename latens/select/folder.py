@@ -30,7 +30,9 @@ into `out_dir`:
                      of the first chosen ones that do not overlap.
   skipped.csv        every file not used, with the reason (CSV quoted like
                      query.csv; the header only when none).
-  config.json        the options, counts and training config; written last,
+  config.json        the options, counts, training config and the seconds
+                     each stage took (reading, training, embedding,
+                     clustering, selecting; 0 for a stage reused); written last,
                      so while it is there the files beside it are its set.
   cache/             what a re-run reuses: `images.npy` (the resized uint8
                      images `[N, S, S, C]`), `images.json` (their paths, the
@@ -83,6 +85,7 @@ import json
 import os
 import pathlib
 import shutil
+import time
 
 import numpy as np
 import tqdm
@@ -162,10 +165,12 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
     out.check_files([f"{CACHE}/images.npy", f"{CACHE}/images.json"])
     try:
         _check_space(out_dir, config, len(files))
+        started = time.monotonic()
         folder = images.read_images(
             images_dir, files, cache, image_size=config.image_size,
             channels=config.channels, fit=config.fit, workers=workers, progress=progress,
         )
+        reading = time.monotonic() - started
         choice.check_count(len(folder.paths), f"under {images_dir}", config, readable=True)
         labelled, names = labels_lib.read(labels, folder.paths) if labels is not None else (None, None)
         if labelled is not None:
@@ -186,6 +191,8 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
             "files_ignored": len(others),
             "n_clusters": int(chosen.clusters.max()) + 1,
             "train": json.loads(chosen.run.config.read_text()),
+            "seconds": {"reading": round(reading, 2), **{stage: round(value, 2)
+                                                         for stage, value in chosen.seconds.items()}},
         }
         if labels is not None:
             summary.update(labels=str(pathlib.Path(labels).resolve()), labelled=len(chosen.labelled),
