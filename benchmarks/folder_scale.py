@@ -22,11 +22,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 from absl import app, flags
-from PIL import Image
 
-from latens.select import images
+from latens.select import images, synthetic
 
 _COUNT = flags.DEFINE_integer("count", 4000, "Images in the folder.")
 _SOURCE_SIZE = flags.DEFINE_integer("source_size", 128, "Side of the images on disk.")
@@ -35,20 +33,6 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "Side they are resized to."
 _CHANNELS = flags.DEFINE_integer("channels", 3, "1 or 3.")
 _WORKERS = flags.DEFINE_list("workers", ["1", "2", "4"], "Decoding threads to compare.")
 _MEASURE = flags.DEFINE_string("measure", None, "Internal: one measurement, as JSON.")
-
-
-def write_images(root: pathlib.Path, count: int, size: int, suffix: str, seed: int = 0) -> None:
-    """Writes `count` synthetic `size` x `size` RGB images into `root`."""
-    rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1)
-    for i in range(count):
-        image = np.zeros((size, size, 3))
-        for centre, radius, colour in zip(rng.uniform(0, size, (4, 2)), rng.uniform(size / 10, size / 3, 4),
-                                          rng.uniform(0, 255, (4, 3))):
-            weight = np.exp(-np.sum((grid - centre) ** 2, -1) / (2 * radius**2))
-            image += weight[..., None] * colour
-        image += rng.normal(0, 8, image.shape)
-        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / f"{i // 1000:02d}" / f"{i:06d}.{suffix}")
 
 
 def measure(images_dir: str, cache_dir: str, image_size: int, channels: int, workers: int) -> dict:
@@ -74,10 +58,8 @@ def main(argv):
         return
     with tempfile.TemporaryDirectory() as tmp:
         images_dir = pathlib.Path(tmp, "images")
-        for sub in range(-(-_COUNT.value // 1000)):
-            (images_dir / f"{sub:02d}").mkdir(parents=True)
         start = time.perf_counter()
-        write_images(images_dir, _COUNT.value, _SOURCE_SIZE.value, _FORMAT.value)
+        synthetic.write_images(images_dir, _COUNT.value, _SOURCE_SIZE.value, _FORMAT.value)
         disk_mb = sum(p.stat().st_size for p in images_dir.rglob("*.*")) / 2**20
         print(f"wrote {_COUNT.value} {_SOURCE_SIZE.value}x{_SOURCE_SIZE.value} {_FORMAT.value} images "
               f"({disk_mb:.0f} MB) in {time.perf_counter() - start:.0f} s; reading to "

@@ -24,7 +24,6 @@ timed on a batch in a compiled function, as shares of the measured step.
 """
 
 import os
-import platform
 import time
 
 import keras
@@ -117,14 +116,6 @@ def _seconds(call) -> float:
     return time.perf_counter() - start
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def main(argv):
     del argv
     keras.utils.set_random_seed(0)
@@ -169,7 +160,7 @@ def main(argv):
         matmul["float16"] = matmul_gflops(tf.float16, _MATMUL_SIZE.value)
 
     print()
-    print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, AMX: {runtime.cpu_has_amx()}, "
+    print(f"Machine: {runtime.cpu_name()}, AMX: {runtime.cpu_has_amx()}, "
           f"bfloat16 instructions: {runtime.cpu_has_bfloat16()}, "
           f"GPU: {gpu}; TensorFlow {tf.__version__}, Keras {keras.__version__}.")
     print(f"Load average (1 min) {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; "

@@ -21,12 +21,20 @@ Distribution (`DISTRIBUTIONS`), a `tf.distribute.Strategy`:
   * `mirrored`: synchronous data parallelism over all local GPUs, or, with
     no GPU, over the logical CPU devices (see `split_cpu`).
   * `tpu`: a Colab (or Cloud) TPU through `TPUStrategy`.
+  * `multiworker`: synchronous data parallelism over the machines (workers)
+    of a cluster, through `MultiWorkerMirroredStrategy`, which reads the
+    cluster and this worker's place in it from the `TF_CONFIG` environment
+    variable (`worker_task`; docs/scale.md). Every worker runs the same
+    command; one strategy serves a process (TensorFlow allows no second).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
+import platform
 import sys
 from typing import TYPE_CHECKING
 
@@ -40,7 +48,9 @@ if TYPE_CHECKING:
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 # Names of `tf.distribute` strategies (not to be confused with the query
 # strategies of `latens.sampling.STRATEGIES`).
-DISTRIBUTIONS = ("default", "mirrored", "tpu")
+DISTRIBUTIONS = ("default", "mirrored", "tpu", "multiworker")
+# The process' one `MultiWorkerMirroredStrategy`, made on first use.
+_MULTI_WORKER: list = []
 
 
 # `/proc/cpuinfo` flags of bfloat16 arithmetic that oneDNN, TensorFlow's CPU
@@ -56,6 +66,18 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     except OSError:
         return frozenset()
     return frozenset(line.partition(":")[2].split())
+
+
+def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU as benchmarks name it: its model, logical CPUs and bfloat16 instructions (`2-core AMD EPYC, AVX512-BF16`)."""
+    try:
+        with open(cpuinfo) as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    model = model or platform.processor() or "unknown CPU"
+    found = [name.upper().replace("_", "-") for name in BFLOAT16_FLAGS if name in cpu_flags(cpuinfo)]
+    return f"{os.cpu_count()}-core {model}, {', '.join(found) if found else 'no bfloat16 instructions'}"
 
 
 def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -158,8 +180,52 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
+    if name == "multiworker":
+        if not _MULTI_WORKER:
+            _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+            task = worker_task()
+            logging.info("MultiWorkerMirroredStrategy: worker %d of %d, %d replicas in all.", task.index,
+                         task.count, _MULTI_WORKER[0].num_replicas_in_sync)
+        return _MULTI_WORKER[0]
     checks.one_of("distribute", name, DISTRIBUTIONS, what="distribution strategy")
     raise AssertionError(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerTask:
+    """This process' place in a cluster, as `TF_CONFIG` gives it.
+
+    Attributes:
+      index: its position among the cluster's tasks that compute (the
+        chief first, if there is one, then the workers in order).
+      count: how many tasks compute.
+      chief: whether its files are the run's (the chief's, or worker 0's
+        where the cluster names no chief, as Keras and TensorFlow decide).
+    """
+
+    index: int = 0
+    count: int = 1
+    chief: bool = True
+
+
+def worker_task(environ=None) -> WorkerTask:
+    """This process' `WorkerTask`, from `TF_CONFIG`; one task of one where it is not set.
+
+    Raises:
+      ValueError: `TF_CONFIG` is not JSON with a cluster and a task of it.
+    """
+    config = (os.environ if environ is None else environ).get("TF_CONFIG")
+    if not config:
+        return WorkerTask()
+    try:
+        parsed = json.loads(config)
+        cluster, task = parsed["cluster"], parsed["task"]
+        computing = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
+        index = computing.index((task["type"], int(task["index"])))
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"TF_CONFIG must be JSON naming a cluster of chief and worker tasks and this task "
+                         f"among them ({error}): {config}") from None
+    return WorkerTask(index, len(computing), chief=index == 0)
 
 
 def split_cpu(num_devices: int) -> None:

@@ -276,7 +276,7 @@ def train(
     """
     if splits is None:
         data.split_name(config.dataset)
-    files = RunFiles(pathlib.Path(workdir))
+    files = RunFiles(_worker_folder(pathlib.Path(workdir), config))
     files.workdir.mkdir(parents=True, exist_ok=True)
     with _exclusive(files.workdir):
         if overwrite:
@@ -287,6 +287,18 @@ def train(
             return files
         _train(config, files, splits, callbacks, verbose, seconds if seconds is not None else {})
     return files
+
+
+def _worker_folder(workdir: pathlib.Path, config: TrainConfig) -> pathlib.Path:
+    """Where this process keeps the run: `workdir`, or for a worker other than a cluster's chief a folder inside it.
+
+    Under `multiworker` every worker trains the same model in step; only
+    the chief's files are the run's (as Keras' own callbacks decide), and
+    the others write theirs apart, so that workers sharing a file system
+    do not write the same files.
+    """
+    task = runtime.worker_task() if config.distribute == "multiworker" else runtime.WorkerTask()
+    return workdir if task.chief else workdir / f".worker-{task.index}"
 
 
 @contextlib.contextmanager

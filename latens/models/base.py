@@ -72,7 +72,13 @@ class RepresentationModel(keras.Model):
     def _track(self, batch_losses):
         for tracker in self.trackers:
             tracker.update_state(batch_losses[tracker.name])
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if _across_workers(tf.distribute.get_strategy()):
+            # Keras 3 averages a multi-worker step's logs along their first
+            # axis, which a scalar lacks (tensorflow/tensorflow#72388): give
+            # each one, which the average removes again.
+            results = {name: value[None] for name, value in results.items()}
+        return results
 
     def encode(self, x, batch_size: int = 256, *, progress: bool = False) -> np.ndarray:
         """Codes of a set of images, computed batch by batch (streamed: `x` may be a memory map).
@@ -105,6 +111,12 @@ class RepresentationModel(keras.Model):
         context = tf.distribute.get_replica_context()
         replica = context.replica_id_in_sync_group if context is not None else 0
         return tf.random.experimental.stateless_fold_in(seed, replica)
+
+
+def _across_workers(strategy: tf.distribute.Strategy) -> bool:
+    """Whether `strategy` runs replicas in more than one process (`MultiWorkerMirroredStrategy` on a cluster)."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())  # noqa: SLF001 (what Keras itself asks)
 
 
 def unit_float(images):

@@ -88,10 +88,10 @@ class ChoiceConfig:
       batch_size: images per training step (at most the number of
         images); none: the kind's default (64, and 256 for simclr).
       seed: seed of initialisation, training and selection.
-      precision: dtype policy; auto: bfloat16 on TPUs and AMX CPUs, float16
-        on GPUs, float32 otherwise.
+      precision: dtype policy; auto: bfloat16 on TPUs and on CPUs with AMX
+        or AVX512-BF16, float16 on GPUs, float32 otherwise.
       distribute: default: one device; mirrored: all local GPUs; tpu: a
-        Colab or Cloud TPU.
+        Colab or Cloud TPU (a cluster of machines: docs/scale.md).
       follow_links: read the images that symbolic links lead to (files and
         folders, also outside --images, each real folder once); false skips
         every link, listing it in skipped.csv.
@@ -104,7 +104,9 @@ class ChoiceConfig:
         "fit": images.FITS,
         "kernel_initializer": (None, *representations.INITIALIZERS),
         "precision": runtime.PRECISIONS,
-        "distribute": runtime.DISTRIBUTIONS,
+        # A cluster's workers train through `latens.train` and embed through
+        # `latens.distributed` (docs/scale.md), not one output folder each.
+        "distribute": tuple(name for name in runtime.DISTRIBUTIONS if name != "multiworker"),
     }
 
     n: int = 100
