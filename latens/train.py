@@ -1,4 +1,4 @@
-"""Trains an auto-encoder into a working directory and writes its codes.
+"""Trains a representation (an auto-encoder, SimCLR, pixel PCA) into a working directory and writes its codes.
 
 `train(config, workdir)` is the whole of `experiments/train_autoencoder.py`.
 It writes into `workdir`:
@@ -9,8 +9,10 @@ It writes into `workdir`:
   backup/         the last two epochs' training state (weights, optimizer,
                   epoch; see `latens.backup`) while training; removed once done.
   model.keras     the trained model (`latens.models.load` reads it).
-  embeddings.npz  for every pool image, in pool order: `z` float32 `[N, L]`
-                  (the code; for the VAE the posterior mean), `errors`
+  embeddings.npz  for every pool image (also where `train_size` trained the
+                  model on a sample of them), in pool order, computed batch
+                  by batch as the images stream from memory or disk: `z`
+                  float32 `[N, L]` (the code; for the VAE the posterior mean), `errors`
                   float32 `[N]` (mean absolute reconstruction error, used by
                   the AE-error strategy), `labels` int64 `[N]` when known,
                   and `config`, the config as a JSON string.
@@ -345,7 +347,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         if not representations.spec(config.ae).trained:  # Pixel PCA: one fit, no epochs.
             fitting = time.monotonic()
-            model.fit_pixels(x_pool)
+            model.fit_pixels(x_train)
             fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - fitting:.2f}\n")
         else:
             _check_room(model, config, files, len(x_pool))
