@@ -57,7 +57,7 @@ class ChoiceConfig:
       * `train_size`: beyond this many images, a seeded sample of them
         trains the encoder and every image is embedded, so training costs
         the same for a folder of 50,000 images or a million
-        (docs/benchmarks.md, "Large folders", holds the measurements).
+        (docs/scale.md holds the measurements).
 
     Attributes:
       n: number of images to choose (0, with labels: only pre-label).
