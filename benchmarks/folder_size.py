@@ -16,8 +16,10 @@ memory). Every run is appended to `--out` (JSON, with the CPU and the
 versions) as it finishes, and a rerun skips the runs already there.
 `--figure` draws seconds against folder size from `--out` alone.
 
-    python benchmarks/folder_size.py --sizes=2000,10000,50000,200000 --baseline_sizes=2000,10000,50000 \
+    python benchmarks/folder_size.py --sizes=2000,10000,50000,200000,1000000 --baseline_sizes=2000,10000,50000 \
         --out=results/folder_size/folder_size.json --figure=figures/folder_size.png
+    python benchmarks/folder_size.py --sizes=1000000 --baseline_sizes= --source_size=64 --image_size=64 \
+        --out=results/folder_size/million_64px.json
 """
 
 import json
@@ -37,6 +39,7 @@ _SIZES = flags.DEFINE_list("sizes", ["2000", "10000", "50000", "200000"], "Folde
 _BASELINE_SIZES = flags.DEFINE_list("baseline_sizes", ["2000", "10000", "50000"],
                                     "Sizes also run with train_size=0 (every image trains).")
 _SOURCE_SIZE = flags.DEFINE_integer("source_size", 32, "Side of the images on disk.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "latens-select's --image_size (default: its default).")
 _SCRATCH = flags.DEFINE_string("scratch", "/tmp/latens_folder_size", "Where the folders are written (and kept).")
 _OUT = flags.DEFINE_string("out", "results/folder_size/folder_size.json", "The runs, as JSON.")
 _FIGURE = flags.DEFINE_string("figure", None, "Where to save the figure of seconds against folder size.")
@@ -46,24 +49,28 @@ _MEASURE = flags.DEFINE_string("measure", None, "Internal: one run, as JSON.")
 STAGES = ("reading", "training", "embedding", "clustering", "selecting")
 
 
-def measure(images_dir: str, out_dir: str, train_size: int | None) -> dict:
+def measure(images_dir: str, out_dir: str, train_size: int | None, image_size: int | None) -> dict:
     """Runs latens-select's `choose` once in this process at its defaults; returns seconds and memory."""
     from latens.select import folder  # noqa: PLC0415 (imported after the flags are parsed)
 
     options = {} if train_size is None else {"train_size": train_size}
+    if image_size is not None:
+        options["image_size"] = image_size
     start = time.perf_counter()
     folder.choose(images_dir, out_dir, folder.ChoiceConfig(**options), progress=False)
     seconds = time.perf_counter() - start
     config = json.loads(pathlib.Path(out_dir, "config.json").read_text())
     cache = pathlib.Path(out_dir, "cache", "images.npy")
     return {"seconds": seconds, "stages": config["seconds"], "train_size": config["train_size"],
+            "image_size": config["image_size"],
             "precision": runtime.resolve_precision(config["precision"]), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "cache_mb": cache.stat().st_size / 2**20}
 
 
 def _run(images_dir: pathlib.Path, out_dir: pathlib.Path, train_size: int | None) -> dict:
     shutil.rmtree(out_dir, ignore_errors=True)  # A fresh run: nothing read or trained before.
-    spec = json.dumps({"images_dir": str(images_dir), "out_dir": str(out_dir), "train_size": train_size})
+    spec = json.dumps({"images_dir": str(images_dir), "out_dir": str(out_dir), "train_size": train_size,
+                       "image_size": _IMAGE_SIZE.value})
     result = subprocess.run([sys.executable, __file__, f"--measure={spec}"], capture_output=True, text=True,
                             check=False)
     if result.returncode:

@@ -37,11 +37,14 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for the runs and compari
 _SETTINGS = flags.DEFINE_multi_enum("settings", list(SETTINGS), list(SETTINGS), "Augmentations to compare.")
 _EPOCHS = flags.DEFINE_integer("epochs", 3, "Training epochs of every run.", lower_bound=1)
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds of every setting.")
+_SCHEDULE = flags.DEFINE_enum("learning_rate_schedule", "constant", list(train.SCHEDULES),
+                              "Learning-rate schedule of every run.")
 
 
 def main(argv):
     del argv
-    base = train.TrainConfig(ae="simclr", dataset=_DATASET.value, data_dir=_DATA_DIR.value, epochs=_EPOCHS.value)
+    base = train.TrainConfig(ae="simclr", dataset=_DATASET.value, data_dir=_DATA_DIR.value, epochs=_EPOCHS.value,
+                             learning_rate_schedule=_SCHEDULE.value)
     settings = {name.replace(" ", "-").replace(",", ""): dataclasses.replace(
                     base, model_options={"augmentation": SETTINGS[name]})
                 for name in _SETTINGS.value}

@@ -72,6 +72,9 @@ except ImportError:  # Windows.
 from latens import backup, checks, data, fileio, models, pipelines, representations, runtime
 from latens.models import tsne
 
+# Learning-rate schedules (`TrainConfig.learning_rate_schedule`).
+SCHEDULES = ("constant", "cosine")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -90,7 +93,10 @@ class TrainConfig:
       epochs: passes over the pool.
       batch_size: global batch size (split over replicas); none: the kind's
         default (256 for simclr, the paper's 64 for the others); stored resolved.
-      learning_rate: Adam's learning rate.
+      learning_rate: Adam's learning rate (its first, with a schedule).
+      learning_rate_schedule: "constant", or "cosine": decayed to 0 over the
+        run's steps along half a cosine (Loshchilov & Hutter 2017, as SimCLR
+        trains). Left out of the stored config when constant.
       seed: seed of the shuffling and of the VAE's noise. Weight
         initialisation follows `keras.utils.set_random_seed`, which the
         script calls with the same seed.
@@ -112,6 +118,7 @@ class TrainConfig:
         "ae": representations.KINDS,
         "precision": runtime.PRECISIONS,
         "distribute": runtime.DISTRIBUTIONS,
+        "learning_rate_schedule": SCHEDULES,
     }
 
     ae: str = "cae"
@@ -122,6 +129,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int | None = None
     learning_rate: float = 1e-3
+    learning_rate_schedule: str = "constant"
     seed: int = 0
     precision: str = "auto"
     distribute: str = "default"
@@ -153,10 +161,12 @@ class TrainConfig:
                    model_options=training.model_options(ae), train_size=training.train_size, **fields)
 
     def to_dict(self) -> dict:
-        """The fields as stored: `train_size` only where it samples."""
+        """The fields as stored: `train_size` only where it samples, a schedule only where the rate changes."""
         fields = dataclasses.asdict(self)
         if not self.train_size:
             del fields["train_size"]
+        if self.learning_rate_schedule == "constant":
+            del fields["learning_rate_schedule"]
         return fields
 
     def to_json(self) -> str:
@@ -344,7 +354,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             model = models.build_representation(
                 config.ae, config.latent_dim, input_shape=x_pool.shape[1:], **_model_options(config)
             )
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+            model.compile(optimizer=keras.optimizers.Adam(_learning_rate(config, len(x_train))))
         if not representations.spec(config.ae).trained:  # Pixel PCA: one fit, no epochs.
             fitting = time.monotonic()
             model.fit_pixels(x_train)
@@ -401,6 +411,15 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndar
         verbose=verbose,
         shuffle=False,  # The batches come in the order `make_epoch_batches` gives them.
     )
+
+
+def _learning_rate(config: TrainConfig, count: int):
+    """Adam's learning rate: a number, or a schedule over the run's steps (a function of the optimizer's step,
+    which every backup holds, so a resumed run follows it as an uninterrupted one does)."""
+    if config.learning_rate_schedule == "constant":
+        return config.learning_rate
+    steps = config.epochs * max(1, count // config.batch_size)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
 
 
 def _check_room(model, config: TrainConfig, files: RunFiles, count: int) -> None:
