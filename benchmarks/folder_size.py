@@ -51,7 +51,7 @@ STAGES = ("reading", "training", "embedding", "clustering", "selecting")
 
 def measure(images_dir: str, out_dir: str, train_size: int | None, image_size: int | None) -> dict:
     """Runs latens-select's `choose` once in this process at its defaults; returns seconds and memory."""
-    from latens.select import folder  # noqa: PLC0415 (imported after the flags are parsed)
+    from latens.select import folder  # After the flags are parsed.
 
     options = {} if train_size is None else {"train_size": train_size}
     if image_size is not None:
@@ -62,8 +62,8 @@ def measure(images_dir: str, out_dir: str, train_size: int | None, image_size: i
     config = json.loads(pathlib.Path(out_dir, "config.json").read_text())
     cache = pathlib.Path(out_dir, "cache", "images.npy")
     return {"seconds": seconds, "stages": config["seconds"], "train_size": config["train_size"],
-            "image_size": config["image_size"],
-            "precision": runtime.resolve_precision(config["precision"]), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "image_size": config["image_size"], "precision": runtime.resolve_precision(config["precision"]),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "cache_mb": cache.stat().st_size / 2**20}
 
 
@@ -92,7 +92,7 @@ def _folder(size: int) -> pathlib.Path:
 
 def figure(report: dict):
     """Seconds of each stage against folder size, for the default and (dashed) for every image training."""
-    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
@@ -124,7 +124,12 @@ def main(argv):
         return
     out = pathlib.Path(_OUT.value)
     report = json.loads(out.read_text()) if out.exists() else {
-        "cpu": runtime.cpu_name(), "source_size": _SOURCE_SIZE.value, "versions": provenance.versions(), "runs": []}
+        "cpu": runtime.cpu_name(), "source_size": _SOURCE_SIZE.value, "image_size": _IMAGE_SIZE.value,
+        "versions": provenance.versions(), "runs": []}
+    sizes = (report["source_size"], report.get("image_size")), (_SOURCE_SIZE.value, _IMAGE_SIZE.value)
+    if sizes[0] != sizes[1]:
+        raise app.UsageError(f"{out} holds runs of (source_size, image_size) {sizes[0]}, not {sizes[1]}: "
+                             "use another --out")
     done = {(run["images"], run["path"]) for run in report["runs"]}
     plan = [(int(size), "sample") for size in _SIZES.value]
     plan += [(int(size), "all") for size in _BASELINE_SIZES.value]
@@ -141,7 +146,7 @@ def main(argv):
         if not _KEEP.value:
             shutil.rmtree(images_dir.parent)
     if _FIGURE.value:
-        from latens import plots  # noqa: PLC0415
+        from latens import plots
 
         plots.save(figure(report), _FIGURE.value)
 

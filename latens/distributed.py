@@ -29,7 +29,17 @@ _PATTERN = "codes-{index:05d}-of-{count:05d}.npz"
 
 
 def shard_range(count: int, index: int, shards: int) -> tuple[int, int]:
-    """The images `[start, stop)` of shard `index` of `shards`: contiguous, sizes differing by at most one."""
+    """The images of one shard: contiguous, the shards' sizes differing by at most one (some empty where
+    there are more shards than images).
+
+    Args:
+      count: images in all.
+      index: the shard, 0 to `shards - 1`.
+      shards: how many shards.
+
+    Returns:
+      `(start, stop)`: the shard codes images `[start, stop)`.
+    """
     if not 0 <= index < shards:
         raise ValueError(f"shard index must be in [0, {shards}), got {index}")
     return index * count // shards, (index + 1) * count // shards
@@ -54,7 +64,8 @@ def embed_shard(model, x, out_dir: os.PathLike, *, task: runtime.WorkerTask | No
     """
     task = task or runtime.worker_task()
     start, stop = shard_range(len(x), task.index, task.count)
-    z = model.encode(x[start:stop], batch_size, progress=progress)
+    # An empty shard (more workers than images) still says so, with codes of the right width.
+    z = model.encode(x[start:stop] if stop > start else x[:1], batch_size, progress=progress)[: stop - start]
     path = pathlib.Path(out_dir, _PATTERN.format(index=task.index, count=task.count))
     path.parent.mkdir(parents=True, exist_ok=True)
     fileio.write_atomically(path, lambda tmp: np.savez(tmp, z=z, start=start, stop=stop, images=len(x)))
@@ -63,11 +74,18 @@ def embed_shard(model, x, out_dir: os.PathLike, *, task: runtime.WorkerTask | No
 
 
 def merge_codes(out_dir: os.PathLike) -> np.ndarray:
-    """Every shard's codes in `out_dir`, in image order: float32 `[N, L]`.
+    """Every shard's codes in `out_dir`, in image order.
+
+    Args:
+      out_dir: the folder `embed_shard` wrote the shards to.
+
+    Returns:
+      float32 `[N, L]`, the code of every image.
 
     Raises:
-      ValueError: no shard, shards of different splits, or missing shards
-        (naming them, so that their workers can be run again).
+      ValueError: no shard, shards of different splits or of different
+        image counts, or missing shards (naming them, so that their
+        workers can be run again).
     """
     paths = sorted(pathlib.Path(out_dir).glob("codes-*-of-*.npz"))
     if not paths:
@@ -82,12 +100,16 @@ def merge_codes(out_dir: os.PathLike) -> np.ndarray:
     if missing:
         raise ValueError(f"shards {', '.join(map(str, missing))} of {count} are missing in {out_dir}: run "
                          "their workers again")
-    parts = []
+    parts, totals = [], set()
     for index in range(count):
         with np.load(found[index]) as shard:
             images, start, stop = int(shard["images"]), int(shard["start"]), int(shard["stop"])
-            if (start, stop) != shard_range(images, index, count):
+            if (start, stop) != shard_range(images, index, count) or len(shard["z"]) != stop - start:
                 raise ValueError(f"{found[index]} codes images {start} to {stop}, not shard {index} of {count} "
                                  f"of {images} images")
+            totals.add(images)
             parts.append(shard["z"])
+    if len(totals) > 1:
+        sizes = ", ".join(map(str, sorted(totals)))
+        raise ValueError(f"the shards in {out_dir} code folders of different sizes ({sizes} images): keep one run's")
     return np.concatenate(parts)

@@ -113,6 +113,9 @@ def stream_batches(x, batch_size: int, *, prefetch: int = 2):
       x: an array (or memory map) `[N, ...]`.
       batch_size: items per batch.
       prefetch: batches read ahead.
+
+    Returns:
+      A `tf.data.Dataset` of `[B, ...]` tensors of `x`'s dtype, in order.
     """
     checks.positive("batch_size", batch_size)
     x = x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)

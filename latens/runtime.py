@@ -69,7 +69,14 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
 
 
 def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The CPU as benchmarks name it: its model, logical CPUs and bfloat16 instructions (`2-core AMD EPYC, AVX512-BF16`)."""
+    """The CPU as benchmarks name it: logical CPUs, model and bfloat16 instructions.
+
+    Args:
+      cpuinfo: Linux's CPU description (elsewhere the platform's processor name is used).
+
+    Returns:
+      For example `2-core AMD EPYC, AVX512-BF16`.
+    """
     try:
         with open(cpuinfo) as f:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
@@ -210,6 +217,12 @@ class WorkerTask:
 
 def worker_task(environ=None) -> WorkerTask:
     """This process' `WorkerTask`, from `TF_CONFIG`; one task of one where it is not set.
+
+    Args:
+      environ: the environment to read (None: `os.environ`).
+
+    Returns:
+      The `WorkerTask`.
 
     Raises:
       ValueError: `TF_CONFIG` is not JSON with a cluster and a task of it.

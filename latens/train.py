@@ -9,7 +9,9 @@ It writes into `workdir`:
   backup/         the last two epochs' training state (weights, optimizer,
                   epoch; see `latens.backup`) while training; removed once done.
   model.keras     the trained model (`latens.models.load` reads it).
-  embeddings.npz  for every pool image (also where `train_size` trained the
+  embeddings.npz  (not under `distribute="multiworker"`, where each worker
+                  codes its share: `latens.distributed.embed_shard`)
+                  for every pool image (also where `train_size` trained the
                   model on a sample of them), in pool order, computed batch
                   by batch as the images stream from memory or disk: `z`
                   float32 `[N, L]` (the code; for the VAE the posterior mean), `errors`
@@ -161,7 +163,7 @@ class TrainConfig:
                    model_options=training.model_options(ae), train_size=training.train_size, **fields)
 
     def to_dict(self) -> dict:
-        """The fields as stored: `train_size` only where it samples, a schedule only where the rate changes."""
+        """The fields as stored: `train_size` only where it is set, a schedule only where the rate changes."""
         fields = dataclasses.asdict(self)
         if not self.train_size:
             del fields["train_size"]
@@ -275,8 +277,8 @@ def train(
       verbose: `Model.fit`'s verbosity; "auto" shows progress bars (of
         the embedding too).
       seconds: a dict to add this call's wall-clock seconds to, under
-        "training" (building, fitting, saving) and "embedding" (0 for a
-        finished run that is skipped).
+        "training" (building, fitting, saving) and "embedding"; left as it
+        is where a finished run is skipped.
 
     Returns:
       The run's `RunFiles`.
@@ -294,11 +296,20 @@ def train(
         if overwrite:
             files.remove()
         _claim_workdir(files, config)
-        if files.done.exists():
+        if files.done.exists() or _chief_done(pathlib.Path(workdir), files):
             logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
             return files
         _train(config, files, splits, callbacks, verbose, seconds if seconds is not None else {})
     return files
+
+
+def _chief_done(workdir: pathlib.Path, files: RunFiles) -> bool:
+    """Whether this is a cluster's worker other than the chief and the chief's run is finished.
+
+    The workers build their variables in step with the chief's; one that
+    trained alone, the chief having skipped, would wait for it forever.
+    """
+    return files.workdir != workdir and RunFiles(workdir).done.exists()
 
 
 def _worker_folder(workdir: pathlib.Path, config: TrainConfig) -> pathlib.Path:
@@ -364,7 +375,9 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks)
         fileio.write_atomically(files.model, model.save)
         embedding = time.monotonic()
-        _write_embeddings(model, x_pool, y_pool, config, files.embeddings, progress=verbose in ("auto", 1))
+        # On a cluster each worker embeds its own share (`latens.distributed.embed_shard`).
+        if config.distribute != "multiworker":
+            _write_embeddings(model, x_pool, y_pool, config, files.embeddings, progress=verbose in ("auto", 1))
     seconds["training"] = seconds.get("training", 0.0) + embedding - started
     seconds["embedding"] = seconds.get("embedding", 0.0) + time.monotonic() - embedding
     fileio.write_text(files.done, _now() + "\n")
@@ -414,8 +427,13 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndar
 
 
 def _learning_rate(config: TrainConfig, count: int):
-    """Adam's learning rate: a number, or a schedule over the run's steps (a function of the optimizer's step,
-    which every backup holds, so a resumed run follows it as an uninterrupted one does)."""
+    """Adam's learning rate for a run on `count` training images.
+
+    Returns:
+      The rate, or a schedule over the run's steps: a function of the
+      optimizer's step, which every backup holds, so a resumed run follows
+      it as an uninterrupted one does.
+    """
     if config.learning_rate_schedule == "constant":
         return config.learning_rate
     steps = config.epochs * max(1, count // config.batch_size)
@@ -465,14 +483,15 @@ def _defining_fields(fields: dict) -> dict:
     return {key: value for key, value in fields.items() if key not in _TSNE_FIELDS}
 
 
-def _check_batch_size(config: TrainConfig, replicas: int, pool_size: int) -> None:
+def _check_batch_size(config: TrainConfig, replicas: int, training_images: int) -> None:
     if config.batch_size % replicas:
         raise ValueError(
             f"batch_size {config.batch_size} must be a multiple of the {replicas} replicas"
         )
-    if pool_size < config.batch_size:
+    if training_images < config.batch_size:
+        sampled = f" (train_size {config.train_size})" if config.train_size else ""
         raise ValueError(
-            f"the pool has {pool_size} images, fewer than one batch of {config.batch_size}"
+            f"{training_images} images train the model{sampled}, fewer than one batch of {config.batch_size}"
         )
     per_replica = config.batch_size // replicas
     if per_replica >= representations.min_batch(config.ae, config.perplexity):

@@ -185,6 +185,8 @@ def test_a_pool_no_larger_than_train_size_trains_as_it_would_without_it():
 def test_a_train_size_below_the_kinds_smallest_batch_is_refused():
     with pytest.raises(InputError, match=r"^train_size must be 0 \(all images\) or at least 2, .*ae=simclr.*got 1$"):
         choice.ChoiceConfig(ae="simclr", train_size=1)
+    with pytest.raises(InputError, match=r"^ae=pca finds 50 components .* at least 50, got 20$"):
+        choice.ChoiceConfig(ae="pca", train_size=20)
 
 
 # -- review fixes --------------------------------------------------------------

@@ -46,12 +46,17 @@ def test_two_workers_train_one_model_and_their_shards_merge_into_every_images_co
     script.write_text(WORKER)
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     workers = []
-    for index in range(2):
-        environ = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-                   "CUDA_VISIBLE_DEVICES": ""}
-        workers.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), str(tmp_path / "codes")],
-                                        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outputs = [worker.communicate(timeout=300) for worker in workers]
+    try:
+        for index in range(2):
+            task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            environ = {**os.environ, "TF_CONFIG": json.dumps(task), "CUDA_VISIBLE_DEVICES": ""}
+            command = [sys.executable, str(script), str(tmp_path / "run"), str(tmp_path / "codes")]
+            workers.append(subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            text=True))
+        outputs = [worker.communicate(timeout=300) for worker in workers]
+    finally:  # A worker left waiting for the other (a failed start) must not outlive the test.
+        for worker in workers:
+            worker.kill()
     for worker, (_, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr[-3000:]
     chief, other = (out.strip().splitlines()[-1] for out, _ in outputs)
@@ -59,8 +64,10 @@ def test_two_workers_train_one_model_and_their_shards_merge_into_every_images_co
 
     # Trained in step: the worker's model is the chief's.
     model = models.load(tmp_path / "run" / "model.keras")
-    for mine, theirs in zip(model.get_weights(), models.load(tmp_path / "run" / ".worker-1" / "model.keras").get_weights()):
+    other_model = models.load(tmp_path / "run" / ".worker-1" / "model.keras")
+    for mine, theirs in zip(model.get_weights(), other_model.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
+    assert not (tmp_path / "run" / "embeddings.npz").exists()  # Each worker embeds its share instead.
     with open(tmp_path / "run" / "history.csv") as f:
         assert len(f.read().splitlines()) == 3  # A header and two epochs.
 
@@ -84,6 +91,20 @@ def test_shards_cover_every_image_once_in_order(count, shards):
 class Doubling:
     def encode(self, x, batch_size=256, progress=False):
         return 2 * np.asarray(x, np.float32)
+
+
+def test_an_empty_shard_is_written_and_merged(tmp_path):
+    x = np.arange(3, dtype=np.float32)[:, None]
+    for index in range(4):
+        distributed.embed_shard(Doubling(), x, tmp_path, task=runtime.WorkerTask(index, 4, index == 0))
+    np.testing.assert_array_equal(distributed.merge_codes(tmp_path), 2 * x)
+
+
+def test_shards_of_folders_of_different_sizes_are_refused(tmp_path):
+    distributed.embed_shard(Doubling(), np.zeros((10, 1), np.float32), tmp_path, task=runtime.WorkerTask(0, 2, True))
+    distributed.embed_shard(Doubling(), np.zeros((7, 1), np.float32), tmp_path, task=runtime.WorkerTask(1, 2, False))
+    with pytest.raises(ValueError, match="shard 1 of 2 of 7 images|folders of different sizes"):
+        distributed.merge_codes(tmp_path)
 
 
 def test_merging_refuses_missing_or_mixed_shards(tmp_path):

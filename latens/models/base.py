@@ -116,7 +116,7 @@ class RepresentationModel(keras.Model):
 def _across_workers(strategy: tf.distribute.Strategy) -> bool:
     """Whether `strategy` runs replicas in more than one process (`MultiWorkerMirroredStrategy` on a cluster)."""
     return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode())  # noqa: SLF001 (what Keras itself asks)
+            and strategy.extended._in_multi_worker_mode())  # What Keras itself asks.
 
 
 def unit_float(images):

@@ -80,7 +80,7 @@ class PixelPCA(RepresentationModel):
     def call(self, x, training=False):
         return self.code(x)
 
-    def reconstruction_error(self, x, batch_size: int = 256):
+    def reconstruction_error(self, x, batch_size: int = 256, *, progress: bool = False):
         raise ValueError("pixel PCA is not an auto-encoder here, so it has no reconstruction error "
                          "(ae-error needs one)")
 

@@ -123,7 +123,7 @@ class ContrastiveEncoder(RepresentationModel):
                           training=training) for seed in seeds)
         return {"loss": losses.nt_xent(a, b, self.options["temperature"])}
 
-    def reconstruction_error(self, x, batch_size: int = 256):
+    def reconstruction_error(self, x, batch_size: int = 256, *, progress: bool = False):
         raise ValueError("a contrastive encoder has no decoder, so no reconstruction error (ae-error needs one)")
 
     def get_config(self):

@@ -147,7 +147,8 @@ class Choices(_EachChoice):
 
     def __init__(self, config: ChoiceCheckConfig, images: tuple[np.ndarray, np.ndarray], models: pathlib.Path):
         self.config, self.images, self.models = config, images, models
-        self._file_config = {"dataset": config.dataset, "count": config.count, "n": config.n, "options": _options()}
+        self._file_config = {"dataset": config.dataset, "count": config.count, "n": config.n,
+                             "options": _options(config.count)}
         self.store = runner.JsonFile(config.out, _key, section="choices", header=self._header,
                                      remedy="Use another --out.")
 
@@ -293,11 +294,15 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def _options() -> dict:
-    """`latens-select`'s defaults of every option the check leaves alone: a change of them is another check."""
+def _options(count: int) -> dict:
+    """`latens-select`'s defaults of every option the check leaves alone that shapes a choice among `count` images:
+    a change of them is another check."""
     # The rounds after the first labels (`next_strategy`) do not shape a first choice.
     chosen_here = ("n", "seed", "ae", "latent_dim", "strategy", "next_strategy")
-    return {key: value for key, value in dataclasses.asdict(choice.ChoiceConfig()).items() if key not in chosen_here}
+    defaults = choice.ChoiceConfig()
+    # A sample no smaller than the images trains on all of them, as before `train_size` existed.
+    unused = ("train_size",) if defaults.sample_size(count) == count else ()
+    return {key: value for key, value in dataclasses.asdict(defaults).items() if key not in chosen_here + unused}
 
 
 def _seconds(entries: list[dict]) -> str:

@@ -98,7 +98,11 @@ def run(config: TrainSizeConfig) -> str:
 
 
 def summarize(config: TrainSizeConfig) -> str:
-    """`<workdir>/summary.json` and `summary.md` from the saved runs and cells alone; returns the markdown."""
+    """`<workdir>/summary.json` and `summary.md` from the saved runs and cells; returns the markdown.
+
+    Nothing is trained or selected, but each arm's model codes the
+    validation images again for its 5-NN score, so the data is read.
+    """
     arms = [_arm(config, size) for size in config.train_sizes] + [_study_arm(config)]
     full = arms[-1]
     for arm in arms:
@@ -133,14 +137,15 @@ def _arm(config: TrainSizeConfig, train_size: int) -> dict:
 
 def _study_arm(config: TrainSizeConfig) -> dict:
     """The arm "all": the study's SimCLR, trained on every pool image, and its cells."""
-    base = study.StudyConfig(workdir=config.study_workdir).grid_config()
-    run_config = grid.Grid(base).ae_config(config.dataset, "simclr")
+    base = grid.Grid(study.StudyConfig(workdir=config.study_workdir, data_dir=config.data_dir).grid_config())
+    run_config = base.ae_config(config.dataset, "simclr")
+    pool = len(base.splits(config.dataset).pool[1])
     reported = json.loads(pathlib.Path(config.representations_json).read_text())
     scored = next(run for run in reported["runs"] if run["setting"] == "simclr")
     if scored["config"] != json.loads(run_config.to_json()):
         raise ValueError(f"{config.representations_json} scored another SimCLR than the study's")
     study_dir = pathlib.Path(config.study_workdir)
-    arm = {"train_size": 0, "steps": run_config.epochs * (50_000 // run_config.batch_size),
+    arm = {"train_size": 0, "steps": run_config.epochs * (pool // run_config.batch_size),
            "train_seconds": scored["train_seconds"], "knn_accuracy": scored["knn_accuracy"], "protocols": {}}
     for protocol in config.protocols:
         arm["protocols"][protocol] = _scores(_row(config, study_dir / protocol, DEFAULT_ROW),

@@ -91,7 +91,9 @@ class ChoiceConfig:
       precision: dtype policy; auto: bfloat16 on TPUs and on CPUs with AMX
         or AVX512-BF16, float16 on GPUs, float32 otherwise.
       distribute: default: one device; mirrored: all local GPUs; tpu: a
-        Colab or Cloud TPU (a cluster of machines: docs/scale.md).
+        Colab or Cloud TPU. A cluster's workers train through
+        `latens.train` and embed through `latens.distributed` instead
+        (docs/scale.md).
       follow_links: read the images that symbolic links lead to (files and
         folders, also outside --images, each real folder once); false skips
         every link, listing it in skipped.csv.
@@ -162,6 +164,10 @@ class ChoiceConfig:
         if self.batch < minimum:
             raise InputError(f"batch_size must be at least {minimum} for ae={self.ae}, whose loss contrasts "
                              f"each image with the rest of its batch, got {self.batch}")
+        dim = representations.resolve(self.ae, self.latent_dim)[0]
+        if self.ae == "pca" and 0 < self.train_size < dim:
+            raise InputError(f"ae=pca finds {dim} components in no fewer images, so train_size must be 0 (all "
+                             f"images) or at least {dim}, got {self.train_size}")
         if 0 < self.train_size < minimum:
             raise InputError(f"train_size must be 0 (all images) or at least {minimum}, the smallest batch "
                              f"ae={self.ae} learns from, got {self.train_size}")

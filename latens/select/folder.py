@@ -32,7 +32,8 @@ into `out_dir`:
                      query.csv; the header only when none).
   config.json        the options, counts, training config and the seconds
                      each stage took (reading, training, embedding,
-                     clustering, selecting; 0 for a stage reused); written last,
+                     clustering, selecting; training and embedding 0
+                     where the model was reused); written last,
                      so while it is there the files beside it are its set.
   cache/             what a re-run reuses: `images.npy` (the resized uint8
                      images `[N, S, S, C]`), `images.json` (their paths, the
