@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -49,8 +50,6 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 # Names of `tf.distribute` strategies (not to be confused with the query
 # strategies of `latens.sampling.STRATEGIES`).
 DISTRIBUTIONS = ("default", "mirrored", "tpu", "multiworker")
-# The process' one `MultiWorkerMirroredStrategy`, made on first use.
-_MULTI_WORKER: list = []
 
 
 # `/proc/cpuinfo` flags of bfloat16 arithmetic that oneDNN, TensorFlow's CPU
@@ -58,14 +57,19 @@ _MULTI_WORKER: list = []
 BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU's feature flags as Linux lists them; empty elsewhere or if unreadable."""
+def _cpuinfo_field(name: str, cpuinfo: str) -> str:
+    """The value of the first `name : value` line of Linux's CPU description; "" elsewhere or if unreadable."""
     try:
         with open(cpuinfo) as f:
-            line = next((line for line in f if line.startswith("flags")), "")
+            line = next((line for line in f if line.startswith(name)), "")
     except OSError:
-        return frozenset()
-    return frozenset(line.partition(":")[2].split())
+        return ""
+    return line.partition(":")[2].strip()
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them; empty elsewhere or if unreadable."""
+    return frozenset(_cpuinfo_field("flags", cpuinfo).split())
 
 
 def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
@@ -77,12 +81,7 @@ def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
     Returns:
       For example `2-core AMD EPYC, AVX512-BF16`.
     """
-    try:
-        with open(cpuinfo) as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        model = ""
-    model = model or platform.processor() or "unknown CPU"
+    model = _cpuinfo_field("model name", cpuinfo) or platform.processor() or "unknown CPU"
     found = [name.upper().replace("_", "-") for name in BFLOAT16_FLAGS if name in cpu_flags(cpuinfo)]
     return f"{os.cpu_count()}-core {model}, {', '.join(found) if found else 'no bfloat16 instructions'}"
 
@@ -188,14 +187,21 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if name == "multiworker":
-        if not _MULTI_WORKER:
-            _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
-            task = worker_task()
-            logging.info("MultiWorkerMirroredStrategy: worker %d of %d, %d replicas in all.", task.index,
-                         task.count, _MULTI_WORKER[0].num_replicas_in_sync)
-        return _MULTI_WORKER[0]
+        return _multi_worker_strategy()
     checks.one_of("distribute", name, DISTRIBUTIONS, what="distribution strategy")
     raise AssertionError(name)
+
+
+@functools.cache
+def _multi_worker_strategy() -> tf.distribute.Strategy:
+    """The process' one `MultiWorkerMirroredStrategy`, made on first use (TensorFlow allows no second)."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    task = worker_task()
+    logging.info("MultiWorkerMirroredStrategy: worker %d of %d, %d replicas in all.", task.index, task.count,
+                 strategy.num_replicas_in_sync)
+    return strategy
 
 
 @dataclasses.dataclass(frozen=True)

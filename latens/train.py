@@ -365,7 +365,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             model = models.build_representation(
                 config.ae, config.latent_dim, input_shape=x_pool.shape[1:], **_model_options(config)
             )
-            model.compile(optimizer=keras.optimizers.Adam(_learning_rate(config, len(x_train))))
+            model.compile(optimizer=keras.optimizers.Adam(_learning_rate(config, _steps_per_epoch(config, x_train))))
         if not representations.spec(config.ae).trained:  # Pixel PCA: one fit, no epochs.
             fitting = time.monotonic()
             model.fit_pixels(x_train)
@@ -385,6 +385,11 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
     logging.info("Finished: %s", files.workdir)
 
 
+def sample_size(count: int, train_size: int) -> int:
+    """How many of `count` images train a model: `train_size`, or all of them where it is 0 or no fewer."""
+    return count if not train_size else min(count, train_size)
+
+
 def training_sample(x: np.ndarray, train_size: int, seed: int) -> np.ndarray:
     """The images that train a model: all of `x`, or `train_size` of them drawn without replacement.
 
@@ -400,7 +405,7 @@ def training_sample(x: np.ndarray, train_size: int, seed: int) -> np.ndarray:
     Returns:
       `x` itself, or `[train_size, ...]` images of it.
     """
-    if not train_size or train_size >= len(x):
+    if sample_size(len(x), train_size) == len(x):
         return x
     chosen = np.sort(np.random.default_rng(seed).choice(len(x), train_size, replace=False))
     logging.info("Training on %d of the %d images (train_size); all of them are embedded.", train_size, len(x))
@@ -415,7 +420,7 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndar
         first_epoch = backups.restore(model)
     model.fit(
         pipelines.make_epoch_batches(x_train, batch_size=config.batch_size, seed=config.seed, first_epoch=first_epoch),
-        steps_per_epoch=len(x_train) // config.batch_size,
+        steps_per_epoch=_steps_per_epoch(config, x_train),
         validation_data=_validation_dataset(x_val, config.batch_size),
         initial_epoch=first_epoch,
         epochs=config.epochs,
@@ -426,8 +431,13 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndar
     )
 
 
-def _learning_rate(config: TrainConfig, count: int):
-    """Adam's learning rate for a run on `count` training images.
+def _steps_per_epoch(config: TrainConfig, x_train: np.ndarray) -> int:
+    """Full batches of the training images in an epoch (the last, smaller one is dropped)."""
+    return len(x_train) // config.batch_size
+
+
+def _learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """Adam's learning rate for a run of `steps_per_epoch` steps an epoch.
 
     Returns:
       The rate, or a schedule over the run's steps: a function of the
@@ -436,8 +446,7 @@ def _learning_rate(config: TrainConfig, count: int):
     """
     if config.learning_rate_schedule == "constant":
         return config.learning_rate
-    steps = config.epochs * max(1, count // config.batch_size)
-    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
 
 
 def _check_room(model, config: TrainConfig, files: RunFiles, count: int) -> None:

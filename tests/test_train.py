@@ -287,7 +287,7 @@ def test_a_cosine_schedule_decays_the_rate_to_zero_over_the_runs_steps(splits, t
     assert json.loads(run.to_json())["learning_rate_schedule"] == "cosine"
     assert "learning_rate_schedule" not in json.loads(config().to_json())
     assert train.train(run, tmp_path, splits=splits, verbose=0).done.exists()
-    rate = train._learning_rate(run, 128)  # 2 epochs of 128 // 32 = 4 steps.
+    rate = train._learning_rate(run, 128 // 32)  # 2 epochs of 4 steps.
     assert float(rate(0)) == pytest.approx(1e-3) and float(rate(8)) == pytest.approx(0.0, abs=1e-9)
     assert float(rate(4)) == pytest.approx(5e-4, rel=1e-4)
     with pytest.raises(ValueError, match="learning_rate_schedule"):

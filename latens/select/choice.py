@@ -184,7 +184,7 @@ class ChoiceConfig:
 
     def sample_size(self, count: int) -> int:
         """How many of `count` images train the encoder: `train_size`, or all where that is no fewer."""
-        return count if not self.train_size else min(count, self.train_size)
+        return train.sample_size(count, self.train_size)
 
     def training(self, count: int) -> representations.Training:
         """How these options train the representation on `count` images (a batch is at most all that train).
