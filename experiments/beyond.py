@@ -11,7 +11,9 @@ Every stage is cached under `--workdir` (see `latens.research.study`); started a
 continues where it stopped. `--table_only` prints the tables from the saved
 results, `--versus=<row>` every row's paired difference to that row (not to
 random) from them; `--figures_dir` also draws each row's gain over random there
-(`beyond_<protocol>.png`).
+(`beyond_<protocol>.png`). `--beside=<workdir>,...` puts the rows that other
+studies saved under the same protocol beside this one's in the printed
+tables (with `--table_only` or `--versus`), paired seed by seed.
 """
 
 from absl import app, flags
@@ -26,6 +28,8 @@ _TABLE_ONLY = flags.DEFINE_bool("table_only", False, "Only print the tables from
 _FIGURES_DIR = flags.DEFINE_string("figures_dir", None, "Where to draw the gains figure (none: no figure).")
 _VERSUS = flags.DEFINE_string("versus", None, "Only print every row's paired difference to this row "
                               "(e.g. simclr.cluster-medoid) from the saved results.")
+_BESIDE = flags.DEFINE_list("beside", [], "Workdirs of other studies whose saved rows of the same protocol "
+                            "the printed tables (--table_only, --versus) show beside this one's.")
 
 
 def main(argv):
@@ -33,11 +37,19 @@ def main(argv):
     config = flagconfig.from_flags(study.StudyConfig)
     if _VERSUS.value:
         try:
-            print(study.versus(config, _PROTOCOL.value, _VERSUS.value))
+            print(study.versus(config, _PROTOCOL.value, _VERSUS.value, _BESIDE.value))
         except ValueError as error:
             raise app.UsageError(str(error)) from error
         return
-    print((study.table if _TABLE_ONLY.value else study.run)(config, _PROTOCOL.value))
+    if _BESIDE.value and not _TABLE_ONLY.value:
+        raise app.UsageError("--beside only prints tables: pass --table_only or --versus")
+    if _TABLE_ONLY.value:
+        try:
+            print(study.table(config, _PROTOCOL.value, _BESIDE.value))
+        except ValueError as error:
+            raise app.UsageError(str(error)) from error
+    else:
+        print(study.run(config, _PROTOCOL.value))
     if _FIGURES_DIR.value:
         grid_config = study.protocol_config(config, _PROTOCOL.value)
         study_plots.write_figures(grid_config.workdir, _FIGURES_DIR.value, name=f"beyond_{_PROTOCOL.value}")

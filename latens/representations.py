@@ -11,7 +11,8 @@ gets the same model wherever it is named. Adding a kind means adding its
 
 A representation is named by its kind, optionally followed by the dimension
 of its codes: `vae` (the VAE at its default L = 2), `vae16` (L = 16),
-`simclr`, `pca50`.
+`simclr`, `pca50`. Names joined by `+` (`simclr+cae16`) name a joined space:
+the representations' codes side by side (`latens.spaces.join`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 PAPER_WIDTHS = {"filters": (64, 32, 32), "dense_units": (1024, 1024)}
 SIMCLR_WIDTHS = {"filters": (32, 64)}
 _NAMED = re.compile(r"^([a-z]+?)(\d*)$")
+# What joins representations' names into a joined space's (`simclr+cae16`).
+JOIN = "+"
 
 
 def _any_batch(perplexity: float | None = None) -> int:
@@ -220,6 +223,20 @@ def parse(name: str) -> tuple[str, int | None]:
     if digits and int(digits) < 1:
         raise ValueError(f"a representation's dimension must be positive, got {name!r}")
     return kind, int(digits) if digits else None
+
+
+def parts(name: str) -> tuple[str, ...]:
+    """`"simclr+cae16"` -> `("simclr", "cae16")`, `"vae16"` -> `("vae16",)`: the representations a space joins.
+
+    Raises:
+      ValueError: a part that `parse` refuses, or one named twice.
+    """
+    names = tuple(name.split(JOIN))
+    for part in names:
+        parse(part)
+    if len(set(names)) < len(names):
+        raise ValueError(f"a joined space names each representation once, got {name!r}")
+    return names
 
 
 def batch_size(kind: str) -> int:

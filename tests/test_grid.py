@@ -163,3 +163,23 @@ def test_a_representation_trained_under_another_distribution_is_another_represen
     assert "distribute" not in grid.Grid(config).cell_config(cell)["ae"]  # Earlier results still match.
     mirrored = grid.Grid(dataclasses.replace(config, distribute="mirrored"))
     assert mirrored.cell_config(cell)["ae"]["distribute"] == "mirrored"
+
+
+def test_a_joined_space_selects_in_its_parts_codes_side_by_side(tmp_path, tiny_grid_config):
+    config = tiny_grid_config(tmp_path, aes=("pca8", "pca8+vae3"), strategies=("kcenter",), seeds=(0,))
+    grid.run(config)
+    results = {r["config"]["row"]: r for r in tables.load_results(tmp_path)}
+    assert sorted(results) == ["pca8+vae3/kcenter", "pca8/kcenter"]
+    joined = results["pca8+vae3/kcenter"]["config"]["ae"]["joined"]
+    assert joined[0] == results["pca8/kcenter"]["config"]["ae"]
+    assert [part["kind"] for part in joined] == ["pca", "vae"] and joined[1]["latent_dim"] == 3
+    # Each part is trained once, where it would be named alone; the joined space has no folder of its own.
+    ae_root = tmp_path / "ae" / "mnist_sample+unbalanced"
+    assert sorted(p.name for p in ae_root.iterdir()) == ["pca8-seed0", "vae3-seed0"]
+    codes = grid.Grid(config).embeddings("mnist_sample+unbalanced", "pca8+vae3")
+    assert codes["z"].shape[1] == 11 and codes["errors"] is None
+    assert "SimCLR + CAE (L = 16)" == tables.representation_label("simclr+cae16")
+    with pytest.raises(ValueError, match="each representation once"):
+        tiny_grid_config(tmp_path, aes=("pca8+pca8",))
+    with pytest.raises(ValueError, match="unknown representation 'gan'"):
+        tiny_grid_config(tmp_path, aes=("pca8+gan",))

@@ -44,7 +44,7 @@ from typing import ClassVar
 import keras
 import numpy as np
 
-from latens import checks, data, fileio, models, provenance, representations, runtime, sampling, train
+from latens import checks, data, fileio, models, provenance, representations, runtime, sampling, spaces, train
 from latens.research import evaluate, linear, paper, runner, tables
 from latens.sampling import STRATEGIES, select
 
@@ -64,7 +64,9 @@ class GridConfig:
       sizes: query sizes n, in the order to run them.
       aes: representations whose codes the latent strategies sample: a
         `latens.representations.KINDS` kind, optionally followed by the
-        codes' dimension (`vae16`: the VAE with L = 16).
+        codes' dimension (`vae16`: the VAE with L = 16), or several joined
+        by `+` (`simclr+cae16`: their codes side by side, `latens.spaces`;
+        each part is trained and cached as if named alone).
       strategies: strategies to run; `random` and `ae-error` are one row
         each, every other strategy is a row per auto-encoder.
       seeds: seeds of every cell.
@@ -128,8 +130,9 @@ class GridConfig:
     def __post_init__(self):
         for dataset in self.datasets:
             data.split_name(dataset)
-        for name in (*self.aes, self.linear_embedding):
-            representations.parse(name)
+        for name in self.aes:
+            representations.parts(name)
+        representations.parse(self.linear_embedding)
         checks.each_one_of("strategies", self.strategies, STRATEGIES)
         checks.choices(self)
         if not self.seeds or not self.sizes:
@@ -253,8 +256,15 @@ class Grid:
         return self._splits[dataset]
 
     def embeddings(self, dataset: str, ae: str) -> dict[str, np.ndarray]:
-        """The auto-encoder's codes and errors for the pool, training it first if needed."""
+        """The representation's codes and errors for the pool, training it first if needed.
+
+        A joined space's codes (`latens.spaces.join`) are its parts' side by side, without errors.
+        """
         key = (dataset, ae)
+        names = representations.parts(ae)
+        if key not in self._embeddings and len(names) > 1:
+            joined = spaces.join([self.embeddings(dataset, name)["z"] for name in names])
+            self._embeddings[key] = {"z": joined, "errors": None}
         if key not in self._embeddings:
             keras.utils.set_random_seed(self.config.ae_seed)
             files = train.train(self.ae_config(dataset, ae), self.ae_workdir(dataset, ae),
@@ -363,24 +373,6 @@ class Grid:
     def cell_config(self, cell: Cell) -> dict:
         """Everything that determines a cell's result."""
         config = self.config
-        ae = None
-        if cell.ae is not None:
-            trained = self.ae_config(cell.dataset, cell.ae)
-            ae = {
-                "kind": trained.ae,
-                "epochs": trained.epochs,
-                "seed": config.ae_seed,
-                "latent_dim": trained.latent_dim,
-                "options": dict(trained.model_options),
-            }
-            if trained.ae == "tsne":
-                ae.update(perplexity=trained.perplexity, kl_weight=trained.kl_weight)
-            if trained.ae not in representations.AUTOENCODERS:
-                ae["batch_size"] = trained.batch_size
-            if trained.distribute != "default":  # Left out otherwise, so earlier results still match.
-                ae["distribute"] = trained.distribute
-            if trained.train_size:  # Likewise.
-                ae["train_size"] = trained.train_size
         return {
             "dataset": cell.dataset,
             "data_seed": config.data_seed,
@@ -388,13 +380,36 @@ class Grid:
             "row": cell.row,
             "seed": cell.seed,
             "selection": self.selection_config(cell),
-            "ae": ae,
+            "ae": None if cell.ae is None else self.representation_config(cell.dataset, cell.ae),
             "classifier": config.classifier.to_dict() if config.protocol == "scratch" else {
                 "protocol": "linear", "embedding": config.linear_embedding, "weight_decay": linear.WEIGHT_DECAY,
                 # What trained the embedding defines the scores as much as the query does.
                 "embedding_training": self.ae_config(cell.dataset, config.linear_embedding).to_dict()},
             "precision": config.precision,
         }
+
+    def representation_config(self, dataset: str, ae: str) -> dict:
+        """What made a representation's codes, as a cell's config records it (a joined space: `{"joined": [...]}`)."""
+        names = representations.parts(ae)
+        if len(names) > 1:
+            return {"joined": [self.representation_config(dataset, name) for name in names]}
+        trained = self.ae_config(dataset, ae)
+        described = {
+            "kind": trained.ae,
+            "epochs": trained.epochs,
+            "seed": self.config.ae_seed,
+            "latent_dim": trained.latent_dim,
+            "options": dict(trained.model_options),
+        }
+        if trained.ae == "tsne":
+            described.update(perplexity=trained.perplexity, kl_weight=trained.kl_weight)
+        if trained.ae not in representations.AUTOENCODERS:
+            described["batch_size"] = trained.batch_size
+        if trained.distribute != "default":  # Left out otherwise, so earlier results still match.
+            described["distribute"] = trained.distribute
+        if trained.train_size:  # Likewise.
+            described["train_size"] = trained.train_size
+        return described
 
     def result_path(self, cell: Cell) -> pathlib.Path:
         return self.root / "results" / cell.relative_path(".json")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from collections.abc import Sequence
 from typing import ClassVar
 
 from latens import checks, representations, runtime
@@ -51,10 +52,14 @@ class StudyConfig:
       classifier_stop: when the scratch protocol's classifier stops
         (`latens.research.evaluate.ClassifierConfig.stop`).
       precision: dtype policy for training.
+      classifier_precision: dtype policy of the scratch protocol's
+        classifier; None: `precision`. (Cells made under `auto` on a CPU
+        where it meant float32 pair with new ones in float32.)
       distribute: distribution strategy for training.
     """
 
     CHOICES: ClassVar[dict] = {"classifier_stop": evaluate.STOPS, "precision": runtime.PRECISIONS,
+                               "classifier_precision": (None, *runtime.PRECISIONS),
                                "distribute": runtime.DISTRIBUTIONS}
 
     workdir: str = "results/beyond"
@@ -68,12 +73,13 @@ class StudyConfig:
     simclr: Training = grid.GridConfig.simclr
     classifier_stop: str = "converged"
     precision: str = "auto"
+    classifier_precision: str | None = None
     distribute: str = "default"
 
     def __post_init__(self):
         checks.choices(self)
         for name in self.representations:
-            representations.parse(name)
+            representations.parts(name)
 
     def grid_config(self, folder: str = "representations", **changes) -> grid.GridConfig:
         """A grid of the study (its own results under `<workdir>/<folder>/`), with `changes` to its fields."""
@@ -98,7 +104,8 @@ def protocol_config(config: StudyConfig, protocol: str) -> grid.GridConfig:
     """The grid of one protocol: "linear" (on the frozen SimCLR embedding) or "scratch" (the paper's
     classifier, stopped by `config.classifier_stop`)."""
     checks.one_of("protocol", protocol, grid.PROTOCOLS)
-    classifier = evaluate.ClassifierConfig(stop=config.classifier_stop, precision=config.precision)
+    classifier = evaluate.ClassifierConfig(stop=config.classifier_stop,
+                                           precision=config.classifier_precision or config.precision)
     return config.grid_config(protocol, protocol=protocol, classifier=classifier)
 
 
@@ -107,11 +114,36 @@ def run(config: StudyConfig, protocol: str) -> str:
     return grid.run(protocol_config(config, protocol), paper_values=False)
 
 
-def table(config: StudyConfig, protocol: str) -> str:
-    """One protocol's tables from its saved results alone."""
-    return tables.write_table(protocol_config(config, protocol).workdir, paper_values=False)
+def table(config: StudyConfig, protocol: str, beside: Sequence[str] = ()) -> str:
+    """One protocol's tables from its saved results alone (written to its `table1.md`).
+
+    With `beside`, the tables also hold the rows of the same protocol saved by
+    the studies under those workdirs, paired seed by seed (`results`), and
+    are returned only.
+    """
+    if not beside:
+        return tables.write_table(protocol_config(config, protocol).workdir, paper_values=False)
+    found = results(config, protocol, beside)
+    return tables.render_table1(found, paper_values=False) + tables.render_class_coverage(found)
 
 
-def versus(config: StudyConfig, protocol: str, baseline: str) -> str:
-    """One protocol's rows paired with the row `baseline` (not `random`), from its saved results alone."""
-    return tables.render_versus(tables.load_results(protocol_config(config, protocol).workdir), baseline)
+def versus(config: StudyConfig, protocol: str, baseline: str, beside: Sequence[str] = ()) -> str:
+    """One protocol's rows paired with the row `baseline` (not `random`), from saved results alone."""
+    return tables.render_versus(results(config, protocol, beside), baseline)
+
+
+def results(config: StudyConfig, protocol: str, beside: Sequence[str] = ()) -> list[dict]:
+    """The protocol's saved cells, and those of the same protocol in the studies under the workdirs `beside`.
+
+    Raises:
+      ValueError: a cell (dataset, n, row, seed) saved by two of the studies:
+        which one a table shows would be arbitrary.
+    """
+    found = tables.load_results(protocol_config(config, protocol).workdir)
+    for workdir in beside:
+        found += tables.load_results(protocol_config(dataclasses.replace(config, workdir=workdir), protocol).workdir)
+    cells = [tuple(result["config"][key] for key in ("dataset", "n", "row", "seed")) for result in found]
+    twice = sorted({cell for cell in cells if cells.count(cell) > 1}, key=str)
+    if twice:
+        raise ValueError(f"cells saved by more than one study: {twice[:3]}; leave one of them out of --beside")
+    return found

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latens import fileio
+from latens import fileio, representations
 from latens.research import paper, stats
 
 ROW_NAMES = {"pca": "pixel PCA", "cae": "CAE", "vae": "VAE", "tsne": "t-SNE AE", "simclr": "SimCLR"}
@@ -66,7 +66,9 @@ def row_label(row: str) -> str:
 
 
 def representation_label(name: str) -> str:
-    """`vae` -> "VAE", `vae16` -> "VAE (L = 16)", `pca50` -> "pixel PCA (L = 50)"."""
+    """`vae` -> "VAE", `vae16` -> "VAE (L = 16)", `pca50` -> "pixel PCA (L = 50)", `simclr+cae16` -> "SimCLR + CAE (L = 16)"."""
+    if representations.JOIN in name:
+        return " + ".join(representation_label(part) for part in name.split(representations.JOIN))
     kind, dim = _kind_and_dimension(name)
     return ROW_NAMES.get(kind, kind) + (f" (L = {dim})" if dim else "")
 
