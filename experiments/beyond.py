@@ -41,8 +41,9 @@ def main(argv):
         except ValueError as error:
             raise app.UsageError(str(error)) from error
         return
-    if _BESIDE.value and not _TABLE_ONLY.value:
-        raise app.UsageError("--beside only prints tables: pass --table_only or --versus")
+    if _BESIDE.value and (not _TABLE_ONLY.value or _FIGURES_DIR.value):
+        raise app.UsageError("--beside only prints tables (the figure shows this study's rows alone): pass "
+                             "--table_only or --versus, without --figures_dir")
     if _TABLE_ONLY.value:
         try:
             print(study.table(config, _PROTOCOL.value, _BESIDE.value))

@@ -228,13 +228,17 @@ def parse(name: str) -> tuple[str, int | None]:
 def parts(name: str) -> tuple[str, ...]:
     """`"simclr+cae16"` -> `("simclr", "cae16")`, `"vae16"` -> `("vae16",)`: the representations a space joins.
 
+    The order is the order of the codes' blocks; `cae16+simclr` selects the
+    same images as `simclr+cae16` but is another row of a study.
+
     Raises:
-      ValueError: a part that `parse` refuses, or one named twice.
+      ValueError: a part that `parse` refuses, or one named twice (also
+        with and without its default dimension: `cae+cae2`).
     """
     names = tuple(name.split(JOIN))
-    for part in names:
-        parse(part)
-    if len(set(names)) < len(names):
+    # `cae` and `cae2` are the same codes: compare the parts with their dimensions resolved.
+    resolved = [(kind, resolve(kind, dim)[0]) for kind, dim in map(parse, names)]
+    if len(set(resolved)) < len(resolved):
         raise ValueError(f"a joined space names each representation once, got {name!r}")
     return names
 

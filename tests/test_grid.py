@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from latens import spaces
 from latens.research import evaluate, grid, tables
 
 
@@ -176,10 +177,14 @@ def test_a_joined_space_selects_in_its_parts_codes_side_by_side(tmp_path, tiny_g
     # Each part is trained once, where it would be named alone; the joined space has no folder of its own.
     ae_root = tmp_path / "ae" / "mnist_sample+unbalanced"
     assert sorted(p.name for p in ae_root.iterdir()) == ["pca8-seed0", "vae3-seed0"]
-    codes = grid.Grid(config).embeddings("mnist_sample+unbalanced", "pca8+vae3")
-    assert codes["z"].shape[1] == 11 and codes["errors"] is None
-    assert "SimCLR + CAE (L = 16)" == tables.representation_label("simclr+cae16")
+    trained = grid.Grid(config)
+    codes = trained.embeddings("mnist_sample+unbalanced", "pca8+vae3")
+    parts = [trained.embeddings("mnist_sample+unbalanced", name)["z"] for name in ("pca8", "vae3")]
+    np.testing.assert_array_equal(codes["z"], spaces.join(parts))
+    assert codes["errors"] is None
     with pytest.raises(ValueError, match="each representation once"):
         tiny_grid_config(tmp_path, aes=("pca8+pca8",))
     with pytest.raises(ValueError, match="unknown representation 'gan'"):
         tiny_grid_config(tmp_path, aes=("pca8+gan",))
+    with pytest.raises(ValueError, match="not a joined space's"):
+        tiny_grid_config(tmp_path, protocol="linear", linear_embedding="pca8+vae3")

@@ -40,5 +40,7 @@ def test_a_joined_name_lists_its_parts():
     assert representations.parts("vae16") == ("vae16",)
     with pytest.raises(ValueError, match="each representation once"):
         representations.parts("cae16+cae16")
+    with pytest.raises(ValueError, match="each representation once"):
+        representations.parts("cae+simclr+cae2")  # the CAE's default L is 2
     with pytest.raises(ValueError, match="unknown representation"):
         representations.parts("simclr+gan")

@@ -109,3 +109,8 @@ def test_versus_pairs_every_row_with_the_chosen_row():
 def test_versus_names_the_rows_when_the_baseline_is_absent():
     with pytest.raises(ValueError, match="No saved result has the row 'vae/uniform'; the rows are: random"):
         tables.render_versus([_result("mnist", 100, "random", 0, 0.5)], "vae.uniform")
+
+
+def test_a_joined_space_is_labelled_by_its_parts():
+    assert tables.representation_label("simclr+cae16") == "SimCLR + CAE (L = 16)"
+    assert tables.row_label("pca+vae16/cluster-medoid").endswith("+ VAE (L = 16) cluster-medoid")

@@ -132,6 +132,10 @@ class GridConfig:
             data.split_name(dataset)
         for name in self.aes:
             representations.parts(name)
+        if representations.JOIN in self.linear_embedding:
+            # Its held-out codes would need the pool's centring and scale, which `spaces.join` does not keep.
+            raise ValueError(f"the linear protocol reads one representation's codes, not a joined space's: "
+                             f"got linear_embedding={self.linear_embedding!r}")
         representations.parse(self.linear_embedding)
         checks.each_one_of("strategies", self.strategies, STRATEGIES)
         checks.choices(self)
@@ -261,11 +265,13 @@ class Grid:
         A joined space's codes (`latens.spaces.join`) are its parts' side by side, without errors.
         """
         key = (dataset, ae)
+        if key in self._embeddings:
+            return self._embeddings[key]
         names = representations.parts(ae)
-        if key not in self._embeddings and len(names) > 1:
+        if len(names) > 1:
             joined = spaces.join([self.embeddings(dataset, name)["z"] for name in names])
             self._embeddings[key] = {"z": joined, "errors": None}
-        if key not in self._embeddings:
+        else:
             keras.utils.set_random_seed(self.config.ae_seed)
             files = train.train(self.ae_config(dataset, ae), self.ae_workdir(dataset, ae),
                                 splits=self.splits(dataset), verbose=2)

@@ -17,7 +17,9 @@ its own defaults (`latens.models.simclr`) for `StudyConfig.simclr`'s.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import json
 import os
 import pathlib
 from collections.abc import Sequence
@@ -53,8 +55,9 @@ class StudyConfig:
         (`latens.research.evaluate.ClassifierConfig.stop`).
       precision: dtype policy for training.
       classifier_precision: dtype policy of the scratch protocol's
-        classifier; None: `precision`. (Cells made under `auto` on a CPU
-        where it meant float32 pair with new ones in float32.)
+        classifier; None: `precision`. A cell stores the policy's name, not
+        what `auto` resolved to: to pair new cells with ones whose `auto`
+        meant float32 on another CPU, set float32.
       distribute: distribution strategy for training.
     """
 
@@ -124,7 +127,9 @@ def table(config: StudyConfig, protocol: str, beside: Sequence[str] = ()) -> str
     if not beside:
         return tables.write_table(protocol_config(config, protocol).workdir, paper_values=False)
     found = results(config, protocol, beside)
-    return tables.render_table1(found, paper_values=False) + tables.render_class_coverage(found)
+    summary = tables.render_query_summary(found)
+    return (tables.render_table1(found, paper_values=False) + tables.render_class_coverage(found)
+            + ("\n" + summary if summary else ""))
 
 
 def versus(config: StudyConfig, protocol: str, baseline: str, beside: Sequence[str] = ()) -> str:
@@ -135,15 +140,31 @@ def versus(config: StudyConfig, protocol: str, baseline: str, beside: Sequence[s
 def results(config: StudyConfig, protocol: str, beside: Sequence[str] = ()) -> list[dict]:
     """The protocol's saved cells, and those of the same protocol in the studies under the workdirs `beside`.
 
+    Cells pair by (dataset, n, seed) alone, so the studies must have drawn
+    the same pools and scored them alike: within a (dataset, n), every
+    study's cells must name the same `data_seed` and classifier, its
+    precision aside (a config names the policy, not what `auto` resolved
+    to on the CPU that ran it, so that is the caller's to match).
+
     Raises:
-      ValueError: a cell (dataset, n, row, seed) saved by two of the studies:
-        which one a table shows would be arbitrary.
+      ValueError: a cell (dataset, n, row, seed) saved by two of the studies
+        (which one a table shows would be arbitrary), or studies whose cells
+        of one (dataset, n) were drawn or scored differently.
     """
     found = tables.load_results(protocol_config(config, protocol).workdir)
     for workdir in beside:
         found += tables.load_results(protocol_config(dataclasses.replace(config, workdir=workdir), protocol).workdir)
-    cells = [tuple(result["config"][key] for key in ("dataset", "n", "row", "seed")) for result in found]
-    twice = sorted({cell for cell in cells if cells.count(cell) > 1}, key=str)
+    counts = collections.Counter(tuple(r["config"][key] for key in ("dataset", "n", "row", "seed")) for r in found)
+    twice = sorted((cell for cell, count in counts.items() if count > 1), key=str)
     if twice:
-        raise ValueError(f"cells saved by more than one study: {twice[:3]}; leave one of them out of --beside")
+        raise ValueError(f"cells saved by more than one study: {twice[:3]}; leave one of the studies out of beside")
+    scored: dict[tuple, set] = collections.defaultdict(set)
+    for result in found:
+        cell = result["config"]
+        classifier = {k: v for k, v in (cell.get("classifier") or {}).items() if k != "precision"}
+        scored[cell["dataset"], cell["n"]].add(json.dumps([cell.get("data_seed"), classifier], sort_keys=True))
+    mixed = sorted(column for column, ways in scored.items() if len(ways) > 1)
+    if mixed:
+        raise ValueError(f"the studies drew or scored {mixed[0][0]} at n = {mixed[0][1]} differently (data_seed or "
+                         f"classifier), so their cells do not pair")
     return found

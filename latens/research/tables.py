@@ -66,7 +66,8 @@ def row_label(row: str) -> str:
 
 
 def representation_label(name: str) -> str:
-    """`vae` -> "VAE", `vae16` -> "VAE (L = 16)", `pca50` -> "pixel PCA (L = 50)", `simclr+cae16` -> "SimCLR + CAE (L = 16)"."""
+    """`vae` -> "VAE", `vae16` -> "VAE (L = 16)", `pca50` -> "pixel PCA (L = 50)",
+    `simclr+cae16` -> "SimCLR + CAE (L = 16)"."""
     if representations.JOIN in name:
         return " + ".join(representation_label(part) for part in name.split(representations.JOIN))
     kind, dim = _kind_and_dimension(name)
