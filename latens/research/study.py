@@ -126,10 +126,7 @@ def table(config: StudyConfig, protocol: str, beside: Sequence[str] = ()) -> str
     """
     if not beside:
         return tables.write_table(protocol_config(config, protocol).workdir, paper_values=False)
-    found = results(config, protocol, beside)
-    summary = tables.render_query_summary(found)
-    return (tables.render_table1(found, paper_values=False) + tables.render_class_coverage(found)
-            + ("\n" + summary if summary else ""))
+    return tables.render_tables(results(config, protocol, beside), paper_values=False)
 
 
 def versus(config: StudyConfig, protocol: str, baseline: str, beside: Sequence[str] = ()) -> str:

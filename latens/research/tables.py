@@ -42,14 +42,19 @@ def write_table(workdir: str | os.PathLike, *, paper_values: bool = True) -> str
         that have them (Table 1's grid; not a study of other settings, whose
         tables say instead how often each row's query holds every class).
     """
-    results = load_results(workdir)
+    table = render_tables(load_results(workdir), paper_values=paper_values)
+    fileio.write_text(pathlib.Path(workdir) / "table1.md", table)
+    return table
+
+
+def render_tables(results: Sequence[dict], *, paper_values: bool = True) -> str:
+    """Table 1, the class coverage (without `paper_values`) and the query summary of saved results, as markdown."""
     table = render_table1(results, paper_values=paper_values)
     if not paper_values:
         table += render_class_coverage(results)
     summary = render_query_summary(results)
     if summary:
         table += "\n" + summary
-    fileio.write_text(pathlib.Path(workdir) / "table1.md", table)
     return table
 
 
