@@ -14,11 +14,11 @@ import dataclasses
 from absl import app, flags
 
 from latens import data, train
-
-# Setting name -> every `latens.models.augment.Augmentation` field, written out
 from latens.research import latent_quality
 
-# so that a stored run names its augmentation whatever the defaults become.
+# Setting name -> every `latens.models.augment.Augmentation` field, written out
+# so that a stored run names its augmentation whatever the defaults become
+# (`crop_area`, added later, only where a setting crops).
 _BASE = {"translation": 0.15, "rotation": 15.0, "zoom": 0.2, "contrast": 0.4, "noise": 0.1, "flip": False}
 SETTINGS = {
     "shift 0.15": _BASE,
@@ -29,6 +29,9 @@ SETTINGS = {
     "shift 0.15, with flips": {**_BASE, "flip": True},
     "no shift, with flips": {**_BASE, "translation": 0.0, "flip": True},
     "no shift, stronger rotation and zoom": {**_BASE, "translation": 0.0, "rotation": 30.0, "zoom": 0.3},
+    "no shift, crops 0.3": {**_BASE, "translation": 0.0, "crop_area": 0.3},
+    "no shift, crops 0.3, with flips": {**_BASE, "translation": 0.0, "crop_area": 0.3, "flip": True},
+    "no shift, crops 0.5, with flips": {**_BASE, "translation": 0.0, "crop_area": 0.5, "flip": True},
 }
 
 _DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")

@@ -3,7 +3,8 @@
 `augment(images, seed, options)` draws, for every image of a batch, one
 random affine transform (a rotation and a zoom about the centre, then a
 translation; a horizontal flip only if asked, since it changes what a digit
-is), a contrast change about the image's mean and Gaussian pixel noise.
+is; a random resized crop only if asked), a contrast change about the
+image's mean and Gaussian pixel noise.
 Every draw is a stateless function of `seed` (`tf.random.stateless_*`), so a
 view is reproducible and a resumed run draws what an uninterrupted one does
 (see `RepresentationModel.step_seed`).
@@ -35,6 +36,10 @@ class Augmentation:
       contrast: the contrast factor is drawn from [1 - contrast, 1 + contrast].
       noise: standard deviation of the Gaussian noise added to [0, 1] pixels.
       flip: also flip half the images left to right.
+      crop_area: the smallest share of the image's area a view shows. Below
+        1, every view is a random square window of area drawn from
+        [crop_area, 1] (anywhere inside the image) resized to the full image,
+        as SimCLR's random resized crops (Chen et al. 2020); 1 shows it all.
     """
 
     translation: float = 0.0
@@ -43,6 +48,7 @@ class Augmentation:
     contrast: float = 0.4
     noise: float = 0.1
     flip: bool = False
+    crop_area: float = 1.0
 
     def __post_init__(self):
         for name in ("translation", "rotation", "zoom", "contrast", "noise"):
@@ -50,6 +56,8 @@ class Augmentation:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)!r}")
         if self.zoom >= 1 or self.contrast > 1:
             raise ValueError(f"zoom must be below 1 and contrast at most 1, got {self.zoom} and {self.contrast}")
+        if not 0 < self.crop_area <= 1:
+            raise ValueError(f"crop_area must be in (0, 1], got {self.crop_area!r}")
 
 
 def augment(images, seed, options: Augmentation = Augmentation()):
@@ -78,6 +86,9 @@ def augment(images, seed, options: Augmentation = Augmentation()):
     scale = uniform(2, 1.0 - options.zoom, 1.0 + options.zoom)
     shift_x = uniform(3, -1.0, 1.0) * options.translation * width
     shift_y = uniform(4, -1.0, 1.0) * options.translation * height
+    if options.crop_area < 1:
+        scale, crop_x, crop_y = _crop(seed, batch, options.crop_area, scale, width, height)
+        shift_x, shift_y = shift_x + crop_x, shift_y + crop_y
     images = keras.ops.image.affine_transform(
         images, _inverse_transform(angle, scale, shift_x, shift_y, width, height),
         interpolation="bilinear", fill_mode="constant", fill_value=0.0,
@@ -87,6 +98,30 @@ def augment(images, seed, options: Augmentation = Augmentation()):
     images = (images - mean) * factor + mean
     images = images + options.noise * tf.random.stateless_normal(shape, seeds[6])
     return tf.clip_by_value(images, 0.0, 1.0)
+
+
+def _crop(seed, batch, smallest_area, scale, width, height):
+    """A random square window of each image, as a further zoom and a shift of the view.
+
+    A window of area share a, drawn from [smallest_area, 1], is the image
+    zoomed by s = 1 / sqrt(a); its centre lies anywhere that keeps it inside
+    the image, at most ((side - 1) / 2)(1 - 1 / s) pixels from the image's centre, which
+    the view's shift moves to the centre: shift = -offset x (total scale).
+    The draws come from a seed folded from `seed`, so views without crops
+    are exactly those drawn before crops were an option.
+
+    Returns:
+      The total scale `[B]` and the shifts `[B]` along x and y, in pixels.
+    """
+    seeds = tf.unstack(tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 1), num=3))
+    area = tf.random.stateless_uniform([batch], seeds[0], smallest_area, 1.0)
+    zoom = tf.math.rsqrt(area)
+    total = scale * zoom
+    room = 1.0 - 1.0 / zoom
+    crop_x = tf.random.stateless_uniform([batch], seeds[1], -1.0, 1.0) * room * (width - 1.0) / 2.0 * total
+    crop_y = tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * room * (height - 1.0) / 2.0 * total
+    return total, crop_x, crop_y
 
 
 def _inverse_transform(angle, scale, shift_x, shift_y, width, height):
