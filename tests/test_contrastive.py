@@ -36,11 +36,33 @@ def test_a_shift_moves_the_image():
     assert moved.sum() == pytest.approx(1.0, abs=1e-4) and moved[4, 4] < 0.5
 
 
+def test_a_crop_is_a_window_inside_the_image_resized_to_the_whole():
+    only_crop = augment.Augmentation(rotation=0, zoom=0, contrast=0, noise=0, crop_area=0.25)
+    # A window inside the image never reaches the black fill beyond it.
+    ones = np.ones((64, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(augment.augment(ones, [1, 2], only_crop).numpy(), 1.0, atol=1e-5)
+    # Along a horizontal ramp a window of side s spans at most s of the ramp's 27 steps.
+    ramp = np.tile(np.arange(28, dtype=np.float32) / 27.0, (64, 28, 1))[..., None]
+    view = augment.augment(ramp, [1, 2], only_crop).numpy()[:, 14, :, 0]
+    spans = view[:, -1] - view[:, 0]
+    assert np.all(spans >= 0.5 - 1e-4) and np.all(spans <= 1.0 + 1e-4) and spans.mean() < 0.9
+
+
+def test_crops_change_the_views_and_a_whole_image_window_is_no_crop(digits):
+    x = digits[:8].astype(np.float32) / 255.0
+    np.testing.assert_array_equal(augment.augment(x, [3, 4]).numpy(),
+                                  augment.augment(x, [3, 4], augment.Augmentation(crop_area=1.0)).numpy())
+    assert np.abs(augment.augment(x, [3, 4]).numpy()
+                  - augment.augment(x, [3, 4], augment.Augmentation(crop_area=0.5)).numpy()).mean() > 0.01
+
+
 def test_bad_augmentations_are_refused():
     with pytest.raises(ValueError, match="zoom must be below 1"):
         augment.Augmentation(zoom=1.0)
     with pytest.raises(ValueError, match="noise must be at least 0"):
         augment.Augmentation(noise=-0.1)
+    with pytest.raises(ValueError, match="crop_area must be in"):
+        augment.Augmentation(crop_area=0.0)
 
 
 def test_one_epoch_of_simclr_on_tiny_data(digits, tmp_path):

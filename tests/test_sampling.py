@@ -15,8 +15,8 @@ from latens.sampling import synthetic
 
 PAPER = ("random", "ae-error", "uniform", "multi-normal", "uniform-cluster",
          "multi-normal-cluster")
-BEYOND = ("kcenter", "typiclust", "probcover", "cluster-medoid", "balanced-medoid")
-CLUSTER_STRATEGIES = ("uniform-cluster", "multi-normal-cluster", "cluster-medoid", "balanced-medoid")
+BEYOND = ("kcenter", "typiclust", "probcover", "cluster-medoid", "balanced-medoid", "capped-medoid")
+CLUSTER_STRATEGIES = ("uniform-cluster", "multi-normal-cluster", "cluster-medoid", "balanced-medoid", "capped-medoid")
 STOCHASTIC = ("random", "uniform", "multi-normal", "uniform-cluster", "multi-normal-cluster")
 
 
@@ -121,6 +121,17 @@ def test_balanced_medoid_gives_every_cluster_the_same_share_as_far_as_sizes_allo
     z, blob = unequal_blobs()
     chosen = np.bincount(blob[sampling.select("balanced-medoid", z, 100, seed=0)], minlength=10)
     np.testing.assert_array_equal(chosen, [12, 12, 12, 11, 11, 11, 11, 11, 6, 3])
+
+
+def test_capped_medoid_moves_picks_from_the_largest_clusters_to_the_small_ones_not_to_the_tiny_ones():
+    z, blob = unequal_blobs()
+    chosen = np.bincount(blob[sampling.select("capped-medoid", z, 100, seed=0)], minlength=10)
+    by_size = np.bincount(blob[sampling.select("cluster-medoid", z, 100, seed=0)], minlength=10)
+    even = np.bincount(blob[sampling.select("balanced-medoid", z, 100, seed=0)], minlength=10)
+    np.testing.assert_array_equal(chosen, sampling.quotas.capped_quotas(np.bincount(blob), 100))
+    assert (chosen[:2] < by_size[:2]).all() and (chosen[2:6] > by_size[2:6]).all()
+    # Clusters of 3 to 25 codes among 2,696 get one pick, not the even share.
+    assert (chosen[6:] == 1).all() and (even[6:] > 1).all()
 
 
 def test_given_clusters_of_size_one():

@@ -81,11 +81,40 @@ def test_equal_quotas_sum_to_n_and_are_as_even_as_sizes_allow():
             assert q.max() - not_full.min() <= 1
 
 
+@pytest.mark.parametrize(
+    "sizes, n, expected",
+    [
+        ([600, 300, 100], 10, [4, 4, 2]),  # even 3.3 each, the smallest capped at 2 x 1; the rest by size.
+        ([1000, 1000, 10], 30, [15, 14, 1]),  # a cluster of outliers: 1, not the even 10.
+        ([500, 500, 500, 500], 20, [5, 5, 5, 5]),  # equal sizes: even shares, as equal_quotas.
+        ([10, 30, 20], 2, [0, 1, 1]),  # n < k: the largest clusters, as cluster_quotas.
+    ],
+)
+def test_capped_quotas(sizes, n, expected):
+    np.testing.assert_array_equal(quotas.capped_quotas(sizes, n), expected)
+
+
+def test_capped_quotas_run_from_the_shares_by_size_to_the_even_ones_as_the_cap_grows():
+    rng = np.random.default_rng(2)
+    for _ in range(2000):
+        sizes = rng.integers(1, 300, rng.integers(1, 8))
+        n = int(rng.integers(len(sizes), sizes.sum() + 1))
+        q = quotas.capped_quotas(sizes, n)
+        assert q.sum() == n and (q >= 1).all() and (q <= sizes).all()
+        # Every cluster gets at least its capped even share.
+        target = np.minimum(n / len(sizes), 2 * n * sizes / sizes.sum())
+        assert (q >= np.minimum(np.floor(target + 1e-9), sizes)).all()
+        np.testing.assert_array_equal(quotas.capped_quotas(sizes, n, cap=1e-9), quotas.cluster_quotas(sizes, n))
+    np.testing.assert_array_equal(quotas.capped_quotas([900, 50, 50], 99, cap=1e9), [33, 33, 33])
+
+
 def test_cluster_quotas_reject_impossible_requests():
     with pytest.raises(ValueError, match="between 0 and the number of codes 5"):
         quotas.cluster_quotas([2, 3], 6)
     with pytest.raises(ValueError, match="positive counts"):
         quotas.cluster_quotas([2, 0], 1)
+    with pytest.raises(ValueError, match="cap must be positive"):
+        quotas.capped_quotas([2, 3], 2, cap=0)
 
 
 def test_interleave_is_round_robin():

@@ -13,7 +13,7 @@ import pytest
 from latens import sampling
 from latens.sampling import quotas, synthetic
 
-COVERAGE = ("random", "kcenter", "typiclust", "cluster-medoid", "balanced-medoid")
+COVERAGE = ("random", "kcenter", "typiclust", "cluster-medoid", "balanced-medoid", "capped-medoid")
 DOUBT = ("margin", "diverse-margin")
 
 

@@ -32,18 +32,20 @@ def cluster_quotas(sizes, n):
         int64 array `[k]`: quotas summing to exactly n, each at most its
         cluster's size.
     """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
-        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts, got {sizes}")
-    if not 0 <= n <= sizes.sum():
-        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}, got {n}")
+    sizes = _checked(sizes, n)
     by_size = np.lexsort((np.arange(len(sizes)), -sizes))
     quotas = np.zeros(len(sizes), dtype=np.int64)
     if n < len(sizes):
         quotas[by_size[:n]] = 1
         return quotas
     quotas[:] = 1
-    remaining = n - len(sizes)
+    return _by_size(sizes, quotas, n - len(sizes))
+
+
+def _by_size(sizes, quotas, remaining):
+    """Adds `remaining` queries to `quotas` in proportion to cluster size, by
+    largest remainder (ties to the larger, then earlier, cluster), capping at
+    each cluster's room and splitting what it could not take again."""
     # Every pass either places everything or fills at least one cluster, so
     # there are at most k passes.
     while remaining:
@@ -58,6 +60,16 @@ def cluster_quotas(sizes, n):
         quotas[open_] += extra
         remaining -= extra.sum()
     return quotas
+
+
+def _checked(sizes, n):
+    """`sizes` as int64 `[k]`, or `ValueError` unless they are positive counts and 0 <= n <= their sum."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
+        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts, got {sizes}")
+    if not 0 <= n <= sizes.sum():
+        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}, got {n}")
+    return sizes
 
 
 def interleave(groups):
@@ -97,11 +109,7 @@ def equal_quotas(sizes, n):
         cluster's size, and any two differing by at most one unless the
         smaller is its cluster's size.
     """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    if sizes.ndim != 1 or not sizes.size or (sizes < 1).any():
-        raise ValueError(f"sizes must be a non-empty 1-D array of positive counts, got {sizes}")
-    if not 0 <= n <= sizes.sum():
-        raise ValueError(f"n must be between 0 and the number of codes {sizes.sum()}, got {n}")
+    sizes = _checked(sizes, n)
     if n < len(sizes):
         return cluster_quotas(sizes, n)
     quotas = np.minimum(sizes, n // len(sizes))
@@ -115,6 +123,42 @@ def equal_quotas(sizes, n):
     return quotas
 
 
+def capped_quotas(sizes, n, cap=2.0):
+    """Splits n queries as evenly as `equal_quotas`, but no cluster more than `cap` times its share by size.
+
+    Rule: with n < k clusters, the n largest get one each (as
+    `cluster_quotas`). Otherwise cluster C's target is the even share n / k,
+    at most `cap * n * |C| / N`; its quota is the target rounded down, at
+    least 1 and at most |C|. What is left is shared by size, as in
+    `cluster_quotas` (largest remainder, capped at each cluster's room).
+    So clusters of similar sizes split the queries evenly (a small group of
+    a long tail gets up to `cap` times what shares by size give it), while
+    a cluster far smaller than the others, often a handful of outliers,
+    gets about `cap` times its share by size (at least one), not the even
+    share.
+
+    Args:
+        sizes: positive integer array-like `[k]`.
+        n: total number of queries, 0 <= n <= sum(sizes).
+        cap: the largest quota, as a multiple of the cluster's share by size;
+            positive.
+
+    Returns:
+        int64 array `[k]`: quotas summing to exactly n, each at least 1
+        (when n >= k) and at most its cluster's size.
+    """
+    sizes = _checked(sizes, n)
+    if not cap > 0:
+        raise ValueError(f"cap must be positive, got {cap!r}")
+    if n < len(sizes):
+        return cluster_quotas(sizes, n)
+    target = np.minimum(n / len(sizes), cap * n * sizes / sizes.sum())
+    # A target within rounding of an integer (n / k when k divides n) is that integer.
+    quotas = np.clip(np.floor(target + 1e-9).astype(np.int64), 1, sizes)
+    # Each quota is at most max(1, n / k), so they sum to at most n.
+    return _by_size(sizes, quotas, n - quotas.sum())
+
+
 def continued_quotas(allocate, sizes, held, n):
     """Splits n new queries over clusters that already hold labelled codes.
 
@@ -126,7 +170,7 @@ def continued_quotas(allocate, sizes, held, n):
     nothing held it is `allocate(sizes, n)`.
 
     Args:
-        allocate: `cluster_quotas` or `equal_quotas`.
+        allocate: `cluster_quotas`, `equal_quotas` or `capped_quotas`.
         sizes: positive integer array-like `[k]`.
         held: non-negative integer array-like `[k]`, the labelled codes of
             each cluster, at most its size.

@@ -4,8 +4,8 @@ The paper's strategies (section 3.2): `random`, `ae-error`, `uniform`,
 `multi-normal`, `uniform-cluster` and `multi-normal-cluster`, the last four
 through Algorithm 1 (`latens.sampling.algorithm`). Beyond the paper, on the
 same codes: `kcenter` (Sener & Savarese 2018), `typiclust` (Hacohen et al.
-2022), `probcover` (Yehuda et al. 2022), `cluster-medoid` and
-`balanced-medoid` (`latens.sampling.deterministic`); and, once some images
+2022), `probcover` (Yehuda et al. 2022), `cluster-medoid`,
+`balanced-medoid` and `capped-medoid` (`latens.sampling.deterministic`); and, once some images
 are labelled, `margin` and `diverse-margin` (`latens.sampling.continuation`).
 
 Every strategy is called as `strategy(z, n, *, seed=0, errors=None,
@@ -167,6 +167,7 @@ _register("typiclust")(deterministic.typiclust)
 _register("probcover")(deterministic.probcover)
 _register("cluster-medoid")(deterministic.cluster_medoid)
 _register("balanced-medoid")(deterministic.balanced_medoid)
+_register("capped-medoid")(deterministic.capped_medoid)
 _register("margin")(continuation.margin)
 _register("diverse-margin")(continuation.diverse_margin)
 # The strategies that choose the next codes knowing which are labelled.
