@@ -91,7 +91,7 @@ def test_equal_quotas_sum_to_n_and_are_as_even_as_sizes_allow():
     ],
 )
 def test_capped_quotas(sizes, n, expected):
-    np.testing.assert_array_equal(quotas.capped_quotas(sizes, n), expected)
+    np.testing.assert_array_equal(quotas.capped_quotas(sizes, n, cap=2), expected)
 
 
 def test_capped_quotas_run_from_the_shares_by_size_to_the_even_ones_as_the_cap_grows():
@@ -99,7 +99,7 @@ def test_capped_quotas_run_from_the_shares_by_size_to_the_even_ones_as_the_cap_g
     for _ in range(2000):
         sizes = rng.integers(1, 300, rng.integers(1, 8))
         n = int(rng.integers(len(sizes), sizes.sum() + 1))
-        q = quotas.capped_quotas(sizes, n)
+        q = quotas.capped_quotas(sizes, n, cap=2)
         assert q.sum() == n and (q >= 1).all() and (q <= sizes).all()
         # Every cluster gets at least its capped even share.
         target = np.minimum(n / len(sizes), 2 * n * sizes / sizes.sum())

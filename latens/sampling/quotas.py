@@ -3,8 +3,10 @@
 Algorithm 1 of the paper (section 3.2) gives cluster C a quota of
 `int(n * |C| / N)`, which does not sum to n. `cluster_quotas` replaces it
 with a largest-remainder (Hamilton) apportionment that sums to exactly n and
-respects every cluster's size. `interleave` merges per-cluster choices
-round-robin, so that any prefix of a selection spreads over many clusters.
+respects every cluster's size; `equal_quotas` and `capped_quotas` split n
+evenly instead, the latter capping each share near a multiple of the share
+by size. `interleave` merges per-cluster choices round-robin, so that any
+prefix of a selection spreads over many clusters.
 """
 
 import numpy as np
@@ -123,8 +125,8 @@ def equal_quotas(sizes, n):
     return quotas
 
 
-def capped_quotas(sizes, n, cap=2.0):
-    """Splits n queries as evenly as `equal_quotas`, but no cluster more than `cap` times its share by size.
+def capped_quotas(sizes, n, cap):
+    """Splits n queries evenly over clusters, but a small cluster's quota near `cap` times its share by size at most.
 
     Rule: with n < k clusters, the n largest get one each (as
     `cluster_quotas`). Otherwise cluster C's target is the even share n / k,
