@@ -35,7 +35,8 @@ from latens.sampling.neighbours import NearestNeighbours, SquaredDistances
 # ProbCover's ball-purity target alpha (Yehuda et al. 2022 use 0.95).
 PURITY = 0.95
 # capped-medoid's largest quota, as a multiple of a cluster's share by size:
-# chosen among 1.5, 2 and 3 on the long-tail Fashion-MNIST pool (docs/beyond.md).
+# chosen among 1.5, 2 and 3 on the long-tail Fashion-MNIST pool and the
+# bundled sample (docs/beyond.md, "A cap on the even shares").
 MEDOID_CAP = 2.0
 # TypiClust's neighbourhood size (Hacohen et al. 2022 use 20).
 TYPICALITY_NEIGHBOURS = 20
