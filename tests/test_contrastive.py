@@ -48,10 +48,11 @@ def test_a_crop_is_a_window_inside_the_image_resized_to_the_whole():
     assert np.all(spans >= 0.5 - 1e-4) and np.all(spans <= 1.0 + 1e-4) and spans.mean() < 0.9
 
 
-def test_crops_change_the_views_and_a_whole_image_window_is_no_crop(digits):
+def test_crops_change_the_views_and_a_window_of_nearly_the_whole_image_is_no_crop(digits):
     x = digits[:8].astype(np.float32) / 255.0
-    np.testing.assert_array_equal(augment.augment(x, [3, 4]).numpy(),
-                                  augment.augment(x, [3, 4], augment.Augmentation(crop_area=1.0)).numpy())
+    # The crop path at an area share just below 1 keeps every other draw of the view.
+    np.testing.assert_allclose(augment.augment(x, [3, 4]).numpy(),
+                               augment.augment(x, [3, 4], augment.Augmentation(crop_area=1 - 1e-7)).numpy(), atol=1e-5)
     assert np.abs(augment.augment(x, [3, 4]).numpy()
                   - augment.augment(x, [3, 4], augment.Augmentation(crop_area=0.5)).numpy()).mean() > 0.01
 

@@ -94,7 +94,7 @@ def test_capped_quotas(sizes, n, expected):
     np.testing.assert_array_equal(quotas.capped_quotas(sizes, n, cap=2), expected)
 
 
-def test_capped_quotas_run_from_the_shares_by_size_to_the_even_ones_as_the_cap_grows():
+def test_capped_quotas_hold_their_capped_even_shares_and_are_the_shares_by_size_at_a_tiny_cap():
     rng = np.random.default_rng(2)
     for _ in range(2000):
         sizes = rng.integers(1, 300, rng.integers(1, 8))

@@ -37,9 +37,11 @@ class Augmentation:
       noise: standard deviation of the Gaussian noise added to [0, 1] pixels.
       flip: also flip half the images left to right.
       crop_area: the smallest share of the image's area a view shows. Below
-        1, every view is a random square window of area drawn from
-        [crop_area, 1] (anywhere inside the image) resized to the full image,
-        as SimCLR's random resized crops (Chen et al. 2020); 1 shows it all.
+        1, every view is a random window of the image's shape, of area
+        drawn from [crop_area, 1] and inside the image, resized to the full
+        image (the view's rotation then turns it about the image's centre),
+        after SimCLR's random resized crops (Chen et al. 2020), whose
+        aspect ratios also vary; 1 shows it all.
     """
 
     translation: float = 0.0
@@ -101,14 +103,15 @@ def augment(images, seed, options: Augmentation = Augmentation()):
 
 
 def _crop(seed, batch, smallest_area, scale, width, height):
-    """A random square window of each image, as a further zoom and a shift of the view.
+    """A random window of each image, of its shape, as a further zoom and a shift of the view.
 
     A window of area share a, drawn from [smallest_area, 1], is the image
-    zoomed by s = 1 / sqrt(a); its centre lies anywhere that keeps it inside
-    the image, at most ((side - 1) / 2)(1 - 1 / s) pixels from the image's centre, which
-    the view's shift moves to the centre: shift = -offset x (total scale).
-    The draws come from a seed folded from `seed`, so views without crops
-    are exactly those drawn before crops were an option.
+    zoomed by s = 1 / sqrt(a); its centre lies anywhere that keeps it
+    inside the image, at most ((side - 1) / 2)(1 - 1 / s) pixels from the
+    image's centre, which the view's shift moves to the centre: shift =
+    -offset x (total scale). The draws come from a seed folded from `seed`,
+    so views without crops are exactly those drawn before crops were an
+    option.
 
     Returns:
       The total scale `[B]` and the shifts `[B]` along x and y, in pixels.

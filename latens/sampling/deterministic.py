@@ -13,8 +13,8 @@ same latent codes as Algorithm 1:
 * `cluster_medoid`: the medoids of k-means sub-clusters of each Ward cluster,
   quotas in proportion to the clusters' sizes; `balanced_medoid`: the same
   with equal quotas (latens' own, for unbalanced pools); `capped_medoid`:
-  equal quotas, each at most twice the cluster's share by size (latens' own,
-  for pools with rare groups).
+  equal quotas, or twice the cluster's share by size where that is less
+  (latens' own, for pools with rare groups).
 
 Only `kcenter` is fully deterministic; the others depend on `seed` through
 k-means seeding and subsamples, and are deterministic for a given seed.
@@ -242,10 +242,10 @@ def balanced_medoid(z, n, *, seed, n_clusters=None, clusters=None, labelled=()):
 
 
 def capped_medoid(z, n, *, seed, n_clusters=None, clusters=None, labelled=(), cap=MEDOID_CAP):
-    """Per-cluster medoids with even quotas, none above `cap` times its cluster's share by size.
+    """Per-cluster medoids with even quotas, each targeted at no more than `cap` times its cluster's share by size.
 
-    As `balanced_medoid`, but a cluster's quota is at most `cap` times its
-    share by size (`quotas.capped_quotas`). Shares by size leave a group of
+    As `balanced_medoid`, but a cluster's target is at most `cap` times its
+    share by size, what is left going by size (`quotas.capped_quotas`). Shares by size leave a group of
     a long tail, hidden in a cluster with a few commoner kinds, a pick or
     two; even shares give it more, as they give a cluster of a few outliers
     as much as a cluster of thousands of typical images; the cap keeps the

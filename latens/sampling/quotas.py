@@ -45,9 +45,11 @@ def cluster_quotas(sizes, n):
 
 
 def _by_size(sizes, quotas, remaining):
-    """Adds `remaining` queries to `quotas` in proportion to cluster size, by
-    largest remainder (ties to the larger, then earlier, cluster), capping at
-    each cluster's room and splitting what it could not take again."""
+    """Adds `remaining` queries to `quotas`, in place, in proportion to cluster size, and returns it.
+
+    Largest remainder (ties to the larger, then earlier, cluster); what a
+    cluster has no room for is split again over those that have.
+    """
     # Every pass either places everything or fills at least one cluster, so
     # there are at most k passes.
     while remaining:
@@ -126,7 +128,7 @@ def equal_quotas(sizes, n):
 
 
 def capped_quotas(sizes, n, cap):
-    """Splits n queries evenly over clusters, but a small cluster's quota near `cap` times its share by size at most.
+    """Splits n queries evenly over clusters, a small cluster's target at most `cap` times its share by size.
 
     Rule: with n < k clusters, the n largest get one each (as
     `cluster_quotas`). Otherwise cluster C's target is the even share n / k,
