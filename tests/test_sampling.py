@@ -128,7 +128,8 @@ def test_capped_medoid_moves_picks_from_the_largest_clusters_to_the_small_ones_n
     chosen = np.bincount(blob[sampling.select("capped-medoid", z, 100, seed=0)], minlength=10)
     by_size = np.bincount(blob[sampling.select("cluster-medoid", z, 100, seed=0)], minlength=10)
     even = np.bincount(blob[sampling.select("balanced-medoid", z, 100, seed=0)], minlength=10)
-    np.testing.assert_array_equal(chosen, sampling.quotas.capped_quotas(np.bincount(blob), 100, cap=deterministic.MEDOID_CAP))
+    expected = sampling.quotas.capped_quotas(np.bincount(blob), 100, cap=deterministic.MEDOID_CAP)
+    np.testing.assert_array_equal(chosen, expected)
     assert (chosen[:2] < by_size[:2]).all() and (chosen[2:6] > by_size[2:6]).all()
     # Clusters of 3 to 25 codes among 2,696 get one pick, not the even share.
     assert (chosen[6:] == 1).all() and (even[6:] > 1).all()

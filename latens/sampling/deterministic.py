@@ -245,15 +245,16 @@ def capped_medoid(z, n, *, seed, n_clusters=None, clusters=None, labelled=(), ca
     """Per-cluster medoids with even quotas, each targeted at no more than `cap` times its cluster's share by size.
 
     As `balanced_medoid`, but a cluster's target is at most `cap` times its
-    share by size, what is left going by size (`quotas.capped_quotas`). Shares by size leave a group of
-    a long tail, hidden in a cluster with a few commoner kinds, a pick or
-    two; even shares give it more, as they give a cluster of a few outliers
-    as much as a cluster of thousands of typical images; the cap keeps the
-    first and not the second. latens' own rule, for pools where some kinds
-    are rare. Arguments and result as for `cluster_medoid`, and:
+    share by size, what is left going by size (`quotas.capped_quotas`).
+    Shares by size leave a group of a long tail, hidden in a cluster with a
+    few commoner kinds, a pick or two; even shares give it more, as they
+    give a cluster of a few outliers as much as a cluster of thousands of
+    typical images; the cap keeps the first and not the second. latens' own
+    rule, for pools where some kinds are rare. Arguments and result as for
+    `cluster_medoid`, and:
 
     Args:
-        cap: the largest quota as a multiple of the share by size.
+        cap: the largest target as a multiple of the share by size.
     """
     allocate = functools.partial(quotas_lib.capped_quotas, cap=cap)
     return _medoids(z, n, seed=seed, n_clusters=n_clusters, clusters=clusters, allocate=allocate, labelled=labelled)

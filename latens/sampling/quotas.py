@@ -144,8 +144,8 @@ def capped_quotas(sizes, n, cap):
     Args:
         sizes: positive integer array-like `[k]`.
         n: total number of queries, 0 <= n <= sum(sizes).
-        cap: the largest quota, as a multiple of the cluster's share by size;
-            positive.
+        cap: the largest target, as a multiple of the cluster's share by
+            size; positive.
 
     Returns:
         int64 array `[k]`: quotas summing to exactly n, each at least 1

@@ -5,8 +5,9 @@ The paper's strategies (section 3.2): `random`, `ae-error`, `uniform`,
 through Algorithm 1 (`latens.sampling.algorithm`). Beyond the paper, on the
 same codes: `kcenter` (Sener & Savarese 2018), `typiclust` (Hacohen et al.
 2022), `probcover` (Yehuda et al. 2022), `cluster-medoid`,
-`balanced-medoid` and `capped-medoid` (`latens.sampling.deterministic`); and, once some images
-are labelled, `margin` and `diverse-margin` (`latens.sampling.continuation`).
+`balanced-medoid` and `capped-medoid` (`latens.sampling.deterministic`);
+and, once some images are labelled, `margin` and `diverse-margin`
+(`latens.sampling.continuation`).
 
 Every strategy is called as `strategy(z, n, *, seed=0, errors=None,
 labelled=None, **options)`, checks its input, and returns an int64 array
