@@ -13,10 +13,14 @@ from latens.select import choice
 
 
 def test_a_candidate_is_a_representation_and_a_rule():
-    assert choice_check.parse("simclr:cluster-medoid") == ("simclr", None, "cluster-medoid")
-    assert choice_check.parse("cae16:cluster-medoid") == ("cae", 16, "cluster-medoid")
-    for bad in ("simclr", "pixels:random", "pca:nearest", "cae0:random"):
-        with pytest.raises(ValueError, match=r"<kind>\[L\]:<rule>"):
+    simclr, cae16 = {"ae": "simclr", "latent_dim": None, "join": None}, {"ae": "cae", "latent_dim": 16, "join": None}
+    assert choice_check.parse("simclr:cluster-medoid") == (simclr, "cluster-medoid")
+    assert choice_check.parse("cae16:cluster-medoid") == (cae16, "cluster-medoid")
+    assert choice_check.parse("simclr+pca:capped-medoid") == (
+        {"ae": "simclr", "latent_dim": None, "join": "pca"}, "capped-medoid")
+    for bad in ("simclr", "pixels:random", "pca:nearest", "cae0:random", "simclr+simclr:random",
+                "simclr+pca+cae16:random"):
+        with pytest.raises(ValueError, match=r"<kind>\[L\]\[\+<kind>\[L\]\]:<rule>"):
             choice_check.parse(bad)
     with pytest.raises(ValueError, match="must not exceed count"):
         choice_check.ChoiceCheckConfig(count=10, n=20)
@@ -25,10 +29,11 @@ def test_a_candidate_is_a_representation_and_a_rule():
 def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, monkeypatch):
     out = tmp_path / "check.json"
     config = choice_check.ChoiceCheckConfig(out=str(out), count=60, n=10, candidates=("pca:random",
-                                            "pca:cluster-medoid"), seeds=(0, 1))
+                                            "pca:cluster-medoid", "pca+pca8:cluster-medoid"), seeds=(0, 1))
     table = choice_check.run(config)
     stored = json.loads(out.read_text())
-    assert sorted(stored["choices"]) == ["pca:cluster-medoid/seed0", "pca:cluster-medoid/seed1",
+    assert sorted(stored["choices"]) == ["pca+pca8:cluster-medoid/seed0", "pca+pca8:cluster-medoid/seed1",
+                                         "pca:cluster-medoid/seed0", "pca:cluster-medoid/seed1",
                                          "pca:random/seed0", "pca:random/seed1"]
     labels = data.load("mnist_sample").pool[1][:60]
     for entry in stored["choices"].values():
@@ -38,7 +43,10 @@ def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, mon
     # The second rule of a kind and seed chooses in the model the first trained.
     assert stored["choices"]["pca:random/seed1"]["trained"]
     assert not stored["choices"]["pca:cluster-medoid/seed1"]["trained"]
-    assert "| pca:cluster-medoid |" in table and table.count("\n") == 4
+    # A joined space reuses its first representation's model and trains the other.
+    joined = stored["choices"]["pca+pca8:cluster-medoid/seed1"]
+    assert joined["trained"] and joined["query"] != stored["choices"]["pca:cluster-medoid/seed1"]["query"]
+    assert "| pca:cluster-medoid |" in table and table.count("\n") == 5
 
     def refuse(*args, **kwargs):
         raise AssertionError("a stored choice was made again")

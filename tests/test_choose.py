@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import latens
-from latens import data
+from latens import data, sampling, spaces
 from latens.checks import InputError
 from latens.select import choice
 from latens.select.images import fit_array
@@ -294,3 +294,48 @@ def test_no_images_are_refused_as_no_images(empty):
     shape = np.asarray(empty).shape
     with pytest.raises(InputError, match=rf"^images must hold at least one image, got shape {re.escape(str(shape))}$"):
         latens.choose(empty, 5, **TINY)
+
+
+# -- a joined space (join) -----------------------------------------------------
+
+
+def test_a_joined_space_selects_in_both_codes_side_by_side_and_reuses_both_models(digits, tmp_path):
+    order = latens.choose(digits, 10, cache_dir=tmp_path, join="pca", **TINY)
+    (own,) = [path for path in tmp_path.iterdir() if "." not in path.name]
+    joined = own.with_name(f"{own.name}.pca")
+    z_cae, z_pca = (np.load(path / "embeddings.npz")["z"] for path in (own, joined))
+    assert (z_cae.shape, z_pca.shape) == ((96, 2), (96, 50))
+    both = spaces.join([z_cae, z_pca])
+    expected = sampling.select("cluster-medoid", both, 10, seed=0, clusters=sampling.cluster(both, seed=0, n=10))
+    np.testing.assert_array_equal(order, expected)
+    assert json.loads((joined / "config.json").read_text())["ae"] == "pca"
+    stamps = [(path / "DONE").stat().st_mtime_ns for path in (own, joined)]
+    np.testing.assert_array_equal(latens.choose(digits, 10, cache_dir=tmp_path, join="pca", **TINY), order)
+    assert [(path / "DONE").stat().st_mtime_ns for path in (own, joined)] == stamps
+    assert not np.array_equal(latens.choose(digits, 10, cache_dir=tmp_path, **TINY), order)
+
+
+def test_a_joined_space_takes_its_kinds_own_batch_and_initializer():
+    own, joined = choice.ChoiceConfig(ae="cae", batch_size=32, kernel_initializer="he_normal", join="simclr").parts()
+    assert (own.ae, own.batch, own.kernel_initializer, own.join) == ("cae", 32, "he_normal", None)
+    assert (joined.ae, joined.batch, joined.training(1000).kernel_initializer) == ("simclr", 256, "he_uniform")
+    assert choice.ChoiceConfig().parts() == (choice.ChoiceConfig(),)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"join": "simclr"}, r"^join=simclr names ae's own codes"),
+    ({"join": "simclr128"}, r"^join=simclr128 names ae's own codes"),
+    ({"ae": "cae", "latent_dim": 2, "join": "cae"}, r"^join=cae names ae's own codes"),
+    ({"join": "pixels"}, r"^join: unknown representation 'pixels'"),
+    ({"join": ""}, r"^join: unknown representation ''"),
+    ({"ae": "cae", "strategy": "ae-error", "join": "pca"}, r"^strategy=ae-error .* a joined space has none of"),
+    ({"join": "pca", "train_size": 20}, r"^join=pca: ae=pca finds 50 components .* got 20$"),
+])
+def test_a_bad_join_is_refused_naming_it(options, message):
+    with pytest.raises(InputError, match=message):
+        choice.ChoiceConfig(**options)
+
+
+def test_a_joined_pca_needs_its_components_worth_of_images(digits):
+    with pytest.raises(InputError, match=r"^join=pca: ae=pca finds 50 components in no fewer images; there are 40"):
+        latens.choose(digits[:40], 8, join="pca", **TINY)

@@ -96,6 +96,18 @@ def test_other_training_options_train_a_new_model(digit_folder, first_run):
     assert json.loads(model_config.read_text())["model_options"]["kernel_initializer"] == "he_normal"
 
 
+def test_a_joined_space_trains_both_beside_each_other_and_records_both(digit_folder, tmp_path):
+    root, good = digit_folder
+    out = tmp_path / "joined"
+    folder.choose(root, out, folder.ChoiceConfig(n=10, join="pca", **TINY), progress=False)
+    config = json.loads((out / "config.json").read_text())
+    assert (config["join"], config["train"]["ae"], config["join_train"]["ae"]) == ("pca", "cae", "pca")
+    assert (out / "cache" / "model.pca" / "DONE").exists()
+    with np.load(out / "embeddings.npz") as e:
+        assert e["z"].shape == (len(good), 2 + 50) and "errors" not in e
+    assert len(read_query(out)) == 10
+
+
 def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     root = tmp_path / "images"
     root.mkdir()

@@ -45,7 +45,8 @@ class ChoiceCheckConfig:
       count: images to choose from: the pool's first `count`.
       n: images chosen.
       candidates: `<representation>:<rule>` pairs; a representation is a
-        kind with an optional code size L (`cae16`: the CAE at L = 16).
+        kind with an optional code size L (`cae16`: the CAE at L = 16), or
+        two joined (`simclr+pca`: `latens-select --join=pca`).
       seeds: seeds of every candidate.
       score: also score every choice of these candidates and seeds by the
         classifier trained from scratch on its images alone.
@@ -76,21 +77,31 @@ class ChoiceCheckConfig:
             parse(candidate)
 
 
-def parse(candidate: str) -> tuple[str, int | None, str]:
-    """Splits a candidate into its kind, code size and rule.
+def parse(candidate: str) -> tuple[dict, str]:
+    """Splits a candidate into its representation's options (of `ChoiceConfig`) and its rule.
 
-    `"cae16:cluster-medoid"` -> `("cae", 16, "cluster-medoid")`;
-    `"simclr:typiclust"` -> `("simclr", None, "typiclust")` (None: the kind's default size).
+    `"cae16:cluster-medoid"` -> `({"ae": "cae", "latent_dim": 16, "join": None}, "cluster-medoid")`;
+    `"simclr:typiclust"` -> `({"ae": "simclr", "latent_dim": None, "join": None}, "typiclust")`
+    (None: the kind's default size, and no joined space); `"simclr+pca:capped-medoid"` ->
+    `({"ae": "simclr", "latent_dim": None, "join": "pca"}, "capped-medoid")`, a joined space.
 
     Raises:
-      ValueError: not `<kind>[L]:<rule>`.
+      ValueError: not `<kind>[L][+<kind>[L]]:<rule>`.
     """
-    form = (f"<kind>[L]:<rule>, a kind of {', '.join(representations.KINDS)} with an optional code size L and a "
-            "rule of latens.sampling.STRATEGIES")
-    (kind, dim), rule = checks.colon_separated(
-        "a candidate", candidate, form,
-        (representations.parse, lambda rule: checks.one_of("rule", rule, sampling.STRATEGIES)))
-    return kind, dim, rule
+    form = (f"<kind>[L][+<kind>[L]]:<rule>, kinds of {', '.join(representations.KINDS)} with an optional code "
+            "size L (a second joined to the first) and a rule of latens.sampling.STRATEGIES")
+    options, rule = checks.colon_separated(
+        "a candidate", candidate, form, (_representation, lambda rule: checks.one_of("rule", rule, sampling.STRATEGIES)))
+    return options, rule
+
+
+def _representation(name: str) -> dict:
+    """`ChoiceConfig`'s options of a representation's name: `cae16`, or a joined space of two, `simclr+pca`."""
+    first, *joined = representations.parts(name)
+    if len(joined) > 1:
+        raise ValueError(f"latens-select joins two representations at most, got {name!r}")
+    kind, dim = representations.parse(first)
+    return {"ae": kind, "latent_dim": dim, "join": joined[0] if joined else None}
 
 
 def run(config: ChoiceCheckConfig) -> str:
@@ -162,13 +173,13 @@ class Choices(_EachChoice):
     def run_cell(self, cell: tuple[str, int]) -> dict:
         """Chooses with `latens.select.choice.choose`; the choice, its class counts and seconds."""
         candidate, seed = cell
-        kind, dim, rule = parse(candidate)
-        model_dir = self.models / f"{candidate.partition(':')[0]}-seed{seed}"
-        trained = not model_dir.exists()
+        options, rule = parse(candidate)
+        # Keyed by the first representation alone: a joined space reuses its model and trains the other beside it.
+        model_dir = self.models / f"{candidate.partition(':')[0].split(representations.JOIN)[0]}-seed{seed}"
+        trained = not (model_dir.exists() and (options["join"] is None or any(model_dir.glob(f"*.{options['join']}"))))
         x, y = self.images
         started = time.time()
-        query = choice.choose(x, self.config.n, seed=seed, ae=kind, latent_dim=dim, strategy=rule,
-                              cache_dir=model_dir)
+        query = choice.choose(x, self.config.n, seed=seed, strategy=rule, cache_dir=model_dir, **options)
         return {"candidate": candidate, "seed": seed, "seconds": round(time.time() - started, 1), "trained": trained,
                 "class_counts": np.bincount(y[query], minlength=len(self._class_names())).tolist(),
                 "query": query.tolist()}
@@ -283,7 +294,7 @@ def scores_table(by_candidate: dict[str, list[dict]]) -> str:
     scores = {candidate: by_seed for candidate, by_seed in scores.items() if by_seed}
     if not scores:
         return ""
-    baseline = next((c for c in scores if parse(c)[2] == "random"), None)
+    baseline = next((c for c in scores if parse(c)[1] == "random"), None)
     header = f"- {baseline} (paired, 95 % CI)" if baseline else "- random"
     lines = [f"| scored choice | test accuracy (%) | {header} | seeds |", "| --- | --- | --- | --- |"]
     for candidate, by_seed in scores.items():
@@ -298,7 +309,7 @@ def _options(count: int) -> dict:
     """`latens-select`'s defaults of every option the check leaves alone that shapes a choice among `count` images:
     a change of them is another check."""
     # The rounds after the first labels (`next_strategy`) do not shape a first choice.
-    chosen_here = ("n", "seed", "ae", "latent_dim", "strategy", "next_strategy")
+    chosen_here = ("n", "seed", "ae", "latent_dim", "join", "strategy", "next_strategy")
     defaults = choice.ChoiceConfig()
     # A sample no smaller than the images trains on all of them, as before `train_size` existed.
     unused = ("train_size",) if defaults.sample_size(count) == count else ()

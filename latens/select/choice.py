@@ -32,7 +32,7 @@ import tensorflow as tf
 import tqdm
 from absl import logging
 
-from latens import checks, data, representations, runtime, sampling, train
+from latens import checks, data, representations, runtime, sampling, spaces, train
 from latens import prelabels as prelabels_lib
 from latens.checks import InputError
 from latens.models import layers, tsne
@@ -69,6 +69,12 @@ class ChoiceConfig:
         contrastive encoder (simclr) or pixel PCA (pca).
       latent_dim: size L of a code; none: the kind's default (2 for the
         auto-encoders, 128 for simclr, 50 for pca).
+      join: a second representation whose codes are put beside ae's, each
+        at total variance 1 (`latens.spaces.join`), a kind with an optional
+        code size (`pca`, `cae16`); none: ae's codes alone. It trains on the
+        same images with the same epochs, width and seed, at its kind's
+        own batch size and initializer. The clusters and the strategies
+        see the joined codes; pre-labels come from ae's codes alone.
       image_size: images are resized to this square side, a multiple of 4
         (the conv stack pools twice).
       channels: 1 (grey) or 3 (colour).
@@ -116,6 +122,7 @@ class ChoiceConfig:
     next_strategy: str = "diverse-margin"
     ae: str = "simclr"
     latent_dim: int | None = None
+    join: str | None = None
     image_size: int = 32
     channels: int = 3
     fit: str = "stretch"
@@ -171,6 +178,38 @@ class ChoiceConfig:
         if 0 < self.train_size < minimum:
             raise InputError(f"train_size must be 0 (all images) or at least {minimum}, the smallest batch "
                              f"ae={self.ae} learns from, got {self.train_size}")
+        if self.join is not None:
+            self._check_join()
+
+    def _check_join(self) -> None:
+        """`InputError` for a `join` that is not a representation, or that names ae's own codes."""
+        try:
+            kind, dim = representations.parse(self.join)
+        except ValueError as error:
+            raise InputError(f"join: {error}") from None
+        if (kind, representations.resolve(kind, dim)[0]) == (self.ae, representations.resolve(self.ae,
+                                                                                               self.latent_dim)[0]):
+            raise InputError(f"join={self.join} names ae's own codes; join another representation (pca, cae16)")
+        if self.strategy == "ae-error":
+            raise InputError("strategy=ae-error ranks one auto-encoder's reconstruction errors, which a joined "
+                             "space has none of; leave join unset")
+        try:
+            self.parts()
+        except InputError as error:  # Its options are checked as ae's are: say they are join's.
+            raise InputError(f"join={self.join}: {error}") from None
+
+    def parts(self) -> tuple[ChoiceConfig, ...]:
+        """The options of each representation the codes come from: ae's, then join's (where set).
+
+        The joined one keeps every option but the representation, at its
+        kind's own batch size and initializer.
+        """
+        if self.join is None:
+            return (self,)
+        kind, dim = representations.parse(self.join)
+        own = dataclasses.replace(self, join=None)
+        joined = dataclasses.replace(own, ae=kind, latent_dim=dim, batch_size=None, kernel_initializer=None)
+        return own, joined
 
     @property
     def batch(self) -> int:
@@ -208,9 +247,9 @@ class Choice:
     """What `embed_and_select` chose, and what it chose in.
 
     Attributes:
-      run: the representation's `latens.train` workdir files.
-      z: codes of every image `[N, L]`.
-      errors: reconstruction errors `[N]` (auto-encoders only, else None).
+      run: the representation's `latens.train` workdir files (ae's).
+      z: codes of every image `[N, L]` (a joined space's: ae's and join's side by side).
+      errors: reconstruction errors `[N]` (auto-encoders only, without join; else None).
       clusters: the Ward cluster of every code `[N]`.
       query: the chosen indices `[n]`, in the order to label them (none
         already labelled).
@@ -218,8 +257,9 @@ class Choice:
       prelabels: every image's suggested label and confidence, where the
         labels name two classes or more (else None).
       seconds: wall-clock seconds of this call's stages: "training" and
-        "embedding" (0 where a trained model was reused), "clustering"
-        and "selecting".
+        "embedding" (0 where a trained model was reused; with join, of
+        both representations), "clustering" and "selecting".
+      joined: the joined representation's workdir files (empty without join).
     """
 
     run: train.RunFiles
@@ -230,6 +270,7 @@ class Choice:
     labelled: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
     prelabels: prelabels_lib.Prelabels | None = None
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    joined: Sequence[train.RunFiles] = ()
 
 
 def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str,
@@ -240,7 +281,8 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     Args:
       x: uint8 images `[N, S, S, C]`.
       config: the options.
-      model_dir: the representation's workdir (reused while images and options match).
+      model_dir: the representation's workdir (reused while images and options
+        match); a joined one's is beside it (`model_dirs`).
       name: the images' name in the training config (e.g. `folder:<digest>`).
       labelled: int `[M]`, the images labelled so far (None: none).
       labels: their labels `[M]`.
@@ -254,12 +296,14 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     labelled = np.empty(0, np.int64) if labelled is None else np.asarray(labelled, dtype=np.int64)
     check_labelled(config, len(x), labelled, labels)
     seconds = {"training": 0.0, "embedding": 0.0}
-    run = _train(x, config, model_dir, name=name, retrain=retrain, progress=progress, seconds=seconds)
-    with np.load(run.embeddings) as embeddings:  # Only auto-encoders have errors.
-        z, errors = embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
+    runs = [_train(x, part, directory, name=name, retrain=retrain, progress=progress, seconds=seconds)
+            for part, directory in zip(config.parts(), model_dirs(model_dir, config))]
+    codes = [_codes(run) for run in runs]
+    z, errors = codes[0] if len(codes) == 1 else (spaces.join([part_z for part_z, _ in codes]), None)
     prelabels = None
     if len(set(labels or ())) >= 2:
-        prelabels = prelabels_lib.predict(z, labelled, labels)
+        # In ae's codes, where docs/rounds.md measured them, also when the selection sees a joined space.
+        prelabels = prelabels_lib.predict(codes[0][0], labelled, labels)
     started = time.monotonic()
     clusters = sampling.cluster(z, seed=config.seed, n=config.n + len(labelled))
     seconds["clustering"] = time.monotonic() - started
@@ -275,7 +319,18 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     seconds["selecting"] = time.monotonic() - started
     if bar is not None:
         bar.update()
-    return Choice(run, z, errors, clusters, query, labelled, prelabels, seconds)
+    return Choice(runs[0], z, errors, clusters, query, labelled, prelabels, seconds, joined=runs[1:])
+
+
+def model_dirs(model_dir: pathlib.Path, config: ChoiceConfig) -> list[pathlib.Path]:
+    """The workdir of each representation of `config.parts()`: `model_dir`, then `model_dir` + `.<join>` beside it."""
+    return [model_dir] + [model_dir.with_name(f"{model_dir.name}.{config.join}")] * (config.join is not None)
+
+
+def _codes(run: train.RunFiles) -> tuple[np.ndarray, np.ndarray | None]:
+    """A trained run's codes `[N, L]` and reconstruction errors `[N]` (None: only auto-encoders have them)."""
+    with np.load(run.embeddings) as embeddings:
+        return embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
 
 
 def _strategy_options(strategy: str, clusters: np.ndarray, prelabels) -> dict:
@@ -462,11 +517,12 @@ def _cache_folder(cache_dir: str | os.PathLike | None) -> pathlib.Path | None:
 
 
 def check_memory(config: ChoiceConfig) -> None:
-    """`InputError` when training a model of these options needs more memory than the machine has."""
+    """`InputError` when training a model of these options (each of a joined space's) needs more memory than there is."""
     shape = (config.image_size, config.image_size, config.channels)
     # The auto-encoder's count bounds the other kinds' too (they have no decoder).
-    weights, needed = layers.training_footprint(shape, config.latent_dim or 2, batch_size=config.batch,
-                                                **layers.scaled_widths(config.width))
+    weights, needed = max(layers.training_footprint(shape, part.latent_dim or 2, batch_size=part.batch,
+                                                    **layers.scaled_widths(config.width))
+                          for part in config.parts())
     available = _memory_bytes()
     if available and needed > available:
         raise InputError(
@@ -502,6 +558,17 @@ def check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, *, o
       others: files that are not images, for the message.
       readable: `count` is of images read, not of files found.
     """
+    own, *joined = config.parts()
+    _check_count(count, where, own, others, readable)
+    for part in joined:
+        try:
+            _check_count(count, where, part, others, readable)
+        except InputError as error:
+            raise InputError(f"join={config.join}: {error}") from None
+
+
+def _check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, others: int, readable: bool) -> None:
+    """`check_count` for one representation."""
     what = "readable images" if readable else "image files"
     if not count:
         raise InputError(f"no image files {where} (looked for {', '.join(images.IMAGE_EXTENSIONS)}, "
