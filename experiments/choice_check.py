@@ -4,9 +4,10 @@
     python experiments/choice_check.py --dataset=fashion_mnist --data_dir=../shared/datasets \
         --out=results/choice_check/fashion_mnist.json
 
-Each candidate `<kind>[L]:<rule>` chooses n of the pool's first `count` images
-with `latens.choose` (the code path of `latens-select`, its defaults for the
-rest), for every seed; `--score` also trains the paper's classifier from
+Each candidate `<kind>[L]:<rule>` (or `<kind>[L]+<kind>[L]:<rule>`, a
+joined space: `latens-select --join`) chooses n of the pool's first `count`
+images with `latens.choose` (the code path of `latens-select`, its defaults
+for the rest), for every seed; `--score` also trains the paper's classifier from
 scratch on each choice and scores it on the test split, paired with the
 random draw's:
 

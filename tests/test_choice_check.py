@@ -24,6 +24,9 @@ def test_a_candidate_is_a_representation_and_a_rule():
             choice_check.parse(bad)
     with pytest.raises(ValueError, match="must not exceed count"):
         choice_check.ChoiceCheckConfig(count=10, n=20)
+    # What latens-select would refuse is refused before any candidate runs.
+    with pytest.raises(ValueError, match=r"^strategy=ae-error .* a joined space changes nothing"):
+        choice_check.ChoiceCheckConfig(candidates=("cae+pca:ae-error",))
 
 
 def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, monkeypatch):

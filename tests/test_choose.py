@@ -302,7 +302,7 @@ def test_no_images_are_refused_as_no_images(empty):
 def test_a_joined_space_selects_in_both_codes_side_by_side_and_reuses_both_models(digits, tmp_path):
     order = latens.choose(digits, 10, cache_dir=tmp_path, join="pca", **TINY)
     (own,) = [path for path in tmp_path.iterdir() if "." not in path.name]
-    joined = own.with_name(f"{own.name}.pca")
+    joined = own.with_name(f"{own.name}.pca50")
     z_cae, z_pca = (np.load(path / "embeddings.npz")["z"] for path in (own, joined))
     assert (z_cae.shape, z_pca.shape) == ((96, 2), (96, 50))
     both = spaces.join([z_cae, z_pca])
@@ -328,7 +328,7 @@ def test_a_joined_space_takes_its_kinds_own_batch_and_initializer():
     ({"ae": "cae", "latent_dim": 2, "join": "cae"}, r"^join=cae names ae's own codes"),
     ({"join": "pixels"}, r"^join: unknown representation 'pixels'"),
     ({"join": ""}, r"^join: unknown representation ''"),
-    ({"ae": "cae", "strategy": "ae-error", "join": "pca"}, r"^strategy=ae-error .* a joined space has none of"),
+    ({"ae": "cae", "strategy": "ae-error", "join": "pca"}, r"^strategy=ae-error .* a joined space changes nothing"),
     ({"join": "pca", "train_size": 20}, r"^join=pca: ae=pca finds 50 components .* got 20$"),
 ])
 def test_a_bad_join_is_refused_naming_it(options, message):
@@ -339,3 +339,34 @@ def test_a_bad_join_is_refused_naming_it(options, message):
 def test_a_joined_pca_needs_its_components_worth_of_images(digits):
     with pytest.raises(InputError, match=r"^join=pca: ae=pca finds 50 components in no fewer images; there are 40"):
         latens.choose(digits[:40], 8, join="pca", **TINY)
+
+
+def test_adding_join_reuses_the_model_trained_without_it(digits, tmp_path):
+    latens.choose(digits, 10, cache_dir=tmp_path, **TINY)
+    (done,) = tmp_path.glob("*/DONE")
+    stamp = done.stat().st_mtime_ns
+    latens.choose(digits, 10, cache_dir=tmp_path, join="pca", **TINY)
+    assert done.stat().st_mtime_ns == stamp and len(list(tmp_path.glob("*/DONE"))) == 2
+
+
+def test_pre_labels_come_from_aes_codes_and_need_no_joined_model(digits, tmp_path):
+    labels = {i: str(i % 3) for i in range(12)}
+    alone = latens.predict(digits, labels, **TINY)
+    joined = latens.predict(digits, labels, cache_dir=tmp_path, join="pca", **TINY)
+    np.testing.assert_array_equal(joined[0], alone[0])
+    np.testing.assert_allclose(joined[1], alone[1])
+    assert len(list(tmp_path.iterdir())) == 1  # ae's model alone: no `<digest>.pca50` beside it.
+
+
+def test_the_memory_check_counts_the_joined_models_footprint_too(monkeypatch):
+    from latens.models import layers
+
+    config = choice.ChoiceConfig(ae="cae", latent_dim=16, join="simclr")
+    shape = (config.image_size, config.image_size, config.channels)
+    needs = [layers.training_footprint(shape, part.latent_dim or 2, batch_size=part.batch,
+                                       **layers.scaled_widths(config.width))[1] for part in config.parts()]
+    assert needs[1] > needs[0]  # SimCLR's batch of 256 needs more than the CAE's 64.
+    monkeypatch.setattr(choice, "_memory_bytes", lambda: (needs[0] + needs[1]) // 2)
+    choice.check_memory(choice.ChoiceConfig(ae="cae", latent_dim=16))
+    with pytest.raises(InputError, match=r"^training for join=simclr at image_size 32 .* lower image_size or width$"):
+        choice.check_memory(config)

@@ -102,9 +102,9 @@ def test_a_joined_space_trains_both_beside_each_other_and_records_both(digit_fol
     folder.choose(root, out, folder.ChoiceConfig(n=10, join="pca", **TINY), progress=False)
     config = json.loads((out / "config.json").read_text())
     assert (config["join"], config["train"]["ae"], config["join_train"]["ae"]) == ("pca", "cae", "pca")
-    assert (out / "cache" / "model.pca" / "DONE").exists()
-    with np.load(out / "embeddings.npz") as e:
-        assert e["z"].shape == (len(good), 2 + 50) and "errors" not in e
+    assert (out / "cache" / "model.pca50" / "DONE").exists()
+    with np.load(out / "embeddings.npz") as e:  # The CAE's errors, beside the joined codes.
+        assert e["z"].shape == (len(good), 2 + 50) and e["errors"].shape == (len(good),)
     assert len(read_query(out)) == 10
 
 

@@ -74,7 +74,9 @@ class ChoiceCheckConfig:
         if not self.seeds or not self.candidates:
             raise ValueError("the check needs at least one seed and one candidate")
         for candidate in self.candidates:
-            parse(candidate)
+            options, rule = parse(candidate)
+            # What `latens-select` would refuse (a rule or a joined space these images do not allow), before any run.
+            choice.ChoiceConfig(n=self.n, strategy=rule, **options)
 
 
 def parse(candidate: str) -> tuple[dict, str]:
@@ -98,8 +100,8 @@ def parse(candidate: str) -> tuple[dict, str]:
 def _representation(name: str) -> dict:
     """`ChoiceConfig`'s options of a representation's name: `cae16`, or a joined space of two, `simclr+pca`."""
     first, *joined = representations.parts(name)
-    if len(joined) > 1:
-        raise ValueError(f"latens-select joins two representations at most, got {name!r}")
+    if len(joined) > 1:  # latens-select joins two at most.
+        raise ValueError(name)
     kind, dim = representations.parse(first)
     return {"ae": kind, "latent_dim": dim, "join": joined[0] if joined else None}
 
@@ -175,11 +177,12 @@ class Choices(_EachChoice):
         candidate, seed = cell
         options, rule = parse(candidate)
         # Keyed by the first representation alone: a joined space reuses its model and trains the other beside it.
-        model_dir = self.models / f"{candidate.partition(':')[0].split(representations.JOIN)[0]}-seed{seed}"
-        trained = not (model_dir.exists() and (options["join"] is None or any(model_dir.glob(f"*.{options['join']}"))))
+        model_dir = self.models / f"{representations.parts(candidate.partition(':')[0])[0]}-seed{seed}"
+        models_before = len(list(model_dir.glob("*/DONE")))
         x, y = self.images
         started = time.time()
         query = choice.choose(x, self.config.n, seed=seed, strategy=rule, cache_dir=model_dir, **options)
+        trained = len(list(model_dir.glob("*/DONE"))) > models_before
         return {"candidate": candidate, "seed": seed, "seconds": round(time.time() - started, 1), "trained": trained,
                 "class_counts": np.bincount(y[query], minlength=len(self._class_names())).tolist(),
                 "query": query.tolist()}
@@ -244,8 +247,10 @@ def summary(results: dict) -> str:
     its classes' shares of n (half the L1 distance between its counts and
     the shares x n): 0 for a choice in the images' own proportions.
 
-    The seconds are the median over the choices that trained their model
-    (a rule after the first of its kind and seed reuses it); blank if none did.
+    The seconds are the median over the choices that trained a model (a
+    rule after the first of its kind and seed reuses it); blank if none did.
+    A joined space after its first representation's own candidate trains
+    only the representation joined to it, so its seconds count that one.
 
     Args:
       results: the check's JSON, as `run` writes it.

@@ -187,12 +187,13 @@ class ChoiceConfig:
             kind, dim = representations.parse(self.join)
         except ValueError as error:
             raise InputError(f"join: {error}") from None
-        if (kind, representations.resolve(kind, dim)[0]) == (self.ae, representations.resolve(self.ae,
-                                                                                               self.latent_dim)[0]):
-            raise InputError(f"join={self.join} names ae's own codes; join another representation (pca, cae16)")
+        joined = (kind, representations.resolve(kind, dim)[0])
+        own = (self.ae, representations.resolve(self.ae, self.latent_dim)[0])
+        if joined == own:
+            raise InputError(f"join={self.join} names ae's own codes; join another representation")
         if self.strategy == "ae-error":
-            raise InputError("strategy=ae-error ranks one auto-encoder's reconstruction errors, which a joined "
-                             "space has none of; leave join unset")
+            raise InputError("strategy=ae-error ranks ae's reconstruction errors and reads no codes, so a joined "
+                             "space changes nothing; leave join unset")
         try:
             self.parts()
         except InputError as error:  # Its options are checked as ae's are: say they are join's.
@@ -249,7 +250,7 @@ class Choice:
     Attributes:
       run: the representation's `latens.train` workdir files (ae's).
       z: codes of every image `[N, L]` (a joined space's: ae's and join's side by side).
-      errors: reconstruction errors `[N]` (auto-encoders only, without join; else None).
+      errors: ae's reconstruction errors `[N]` (auto-encoders only, else None).
       clusters: the Ward cluster of every code `[N]`.
       query: the chosen indices `[n]`, in the order to label them (none
         already labelled).
@@ -259,7 +260,8 @@ class Choice:
       seconds: wall-clock seconds of this call's stages: "training" and
         "embedding" (0 where a trained model was reused; with join, of
         both representations), "clustering" and "selecting".
-      joined: the joined representation's workdir files (empty without join).
+      joined: the joined representation's workdir files (None without join,
+        or where it was not needed: n = 0).
     """
 
     run: train.RunFiles
@@ -270,7 +272,7 @@ class Choice:
     labelled: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
     prelabels: prelabels_lib.Prelabels | None = None
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
-    joined: Sequence[train.RunFiles] = ()
+    joined: train.RunFiles | None = None
 
 
 def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str,
@@ -296,14 +298,16 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     labelled = np.empty(0, np.int64) if labelled is None else np.asarray(labelled, dtype=np.int64)
     check_labelled(config, len(x), labelled, labels)
     seconds = {"training": 0.0, "embedding": 0.0}
+    # Without a choice to make (n = 0: pre-labels only) the joined representation is not needed.
+    parts = config.parts() if config.n else config.parts()[:1]
     runs = [_train(x, part, directory, name=name, retrain=retrain, progress=progress, seconds=seconds)
-            for part, directory in zip(config.parts(), model_dirs(model_dir, config))]
-    codes = [_codes(run) for run in runs]
-    z, errors = codes[0] if len(codes) == 1 else (spaces.join([part_z for part_z, _ in codes]), None)
+            for part, directory in zip(parts, model_dirs(model_dir, config))]
+    (own, errors), *joined = [_codes(run) for run in runs]
+    z = spaces.join([own] + [codes for codes, _ in joined]) if joined else own
     prelabels = None
     if len(set(labels or ())) >= 2:
         # In ae's codes, where docs/rounds.md measured them, also when the selection sees a joined space.
-        prelabels = prelabels_lib.predict(codes[0][0], labelled, labels)
+        prelabels = prelabels_lib.predict(own, labelled, labels)
     started = time.monotonic()
     clusters = sampling.cluster(z, seed=config.seed, n=config.n + len(labelled))
     seconds["clustering"] = time.monotonic() - started
@@ -319,18 +323,27 @@ def embed_and_select(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Pat
     seconds["selecting"] = time.monotonic() - started
     if bar is not None:
         bar.update()
-    return Choice(runs[0], z, errors, clusters, query, labelled, prelabels, seconds, joined=runs[1:])
+    return Choice(runs[0], z, errors, clusters, query, labelled, prelabels, seconds,
+                  joined=runs[1] if len(runs) > 1 else None)
 
 
 def model_dirs(model_dir: pathlib.Path, config: ChoiceConfig) -> list[pathlib.Path]:
-    """The workdir of each representation of `config.parts()`: `model_dir`, then `model_dir` + `.<join>` beside it."""
-    return [model_dir] + [model_dir.with_name(f"{model_dir.name}.{config.join}")] * (config.join is not None)
+    """The workdir of each representation of `config.parts()`: `model_dir`, then `<model_dir>.<kind><L>` beside it.
+
+    The joined one is named with its code size resolved, so `pca` and
+    `pca50` name one model.
+    """
+    if config.join is None:
+        return [model_dir]
+    joined = config.parts()[1]
+    dim = representations.resolve(joined.ae, joined.latent_dim)[0]
+    return [model_dir, model_dir.with_name(f"{model_dir.name}.{joined.ae}{dim}")]
 
 
 def _codes(run: train.RunFiles) -> tuple[np.ndarray, np.ndarray | None]:
     """A trained run's codes `[N, L]` and reconstruction errors `[N]` (None: only auto-encoders have them)."""
     with np.load(run.embeddings) as embeddings:
-        return embeddings["z"], embeddings["errors"] if "errors" in embeddings else None
+        return embeddings["z"], embeddings.get("errors")
 
 
 def _strategy_options(strategy: str, clusters: np.ndarray, prelabels) -> dict:
@@ -517,19 +530,19 @@ def _cache_folder(cache_dir: str | os.PathLike | None) -> pathlib.Path | None:
 
 
 def check_memory(config: ChoiceConfig) -> None:
-    """`InputError` when training a model of these options (each of a joined space's) needs more memory than there is."""
+    """`InputError` when training a model of these options (or a joined space's other) needs more memory than there is."""
     shape = (config.image_size, config.image_size, config.channels)
-    # The auto-encoder's count bounds the other kinds' too (they have no decoder).
-    weights, needed = max(layers.training_footprint(shape, part.latent_dim or 2, batch_size=part.batch,
-                                                    **layers.scaled_widths(config.width))
-                          for part in config.parts())
     available = _memory_bytes()
-    if available and needed > available:
-        raise InputError(
-            f"training at image_size {config.image_size} and width {config.width:g} needs about "
-            f"{needed / 2**30:.1f} GiB ({weights:,} weights), more than the {available / 2**30:.1f} GiB of "
-            "memory this machine has free; lower image_size, width or batch_size"
-        )
+    for part, name in zip(config.parts(), ("", f" for join={config.join}")):
+        # The auto-encoder's count bounds the other kinds' too (they have no decoder).
+        weights, needed = layers.training_footprint(shape, part.latent_dim or 2, batch_size=part.batch,
+                                                    **layers.scaled_widths(config.width))
+        if available and needed > available:
+            raise InputError(
+                f"training{name} at image_size {config.image_size} and width {config.width:g} needs about "
+                f"{needed / 2**30:.1f} GiB ({weights:,} weights), more than the {available / 2**30:.1f} GiB of "
+                f"memory this machine has free; lower image_size or width{'' if name else ', or batch_size'}"
+            )
 
 
 def _memory_bytes() -> int | None:
@@ -559,16 +572,17 @@ def check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, *, o
       readable: `count` is of images read, not of files found.
     """
     own, *joined = config.parts()
-    _check_count(count, where, own, others, readable)
+    _check_count(count, where, own, others, readable, "ae")
     for part in joined:
         try:
-            _check_count(count, where, part, others, readable)
+            _check_count(count, where, part, others, readable, "join")
         except InputError as error:
             raise InputError(f"join={config.join}: {error}") from None
 
 
-def _check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, others: int, readable: bool) -> None:
-    """`check_count` for one representation."""
+def _check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, others: int, readable: bool,
+                 option: str) -> None:
+    """`check_count` for one representation, the one `option` (ae or join) names."""
     what = "readable images" if readable else "image files"
     if not count:
         raise InputError(f"no image files {where} (looked for {', '.join(images.IMAGE_EXTENSIONS)}, "
@@ -586,10 +600,10 @@ def _check_count(count: int, where: str | os.PathLike, config: ChoiceConfig, oth
         raise InputError(
             f"ae=tsne compares each image with the rest of its batch at perplexity {tsne.PERPLEXITY:g}, so it "
             f"needs batches of more than {tsne.PERPLEXITY + 1:g} images; there are {count} {what} {where} and "
-            f"batch_size is {config.batch}: use another ae, or more images"
+            f"batch_size is {config.batch}: use another {option}, or more images"
         )
     raise InputError(f"ae={config.ae} contrasts each image with the rest of its batch, so it needs batches of at "
-                     f"least {minimum} images; there are {count} {what} {where}: use another ae, or more images")
+                     f"least {minimum} images; there are {count} {what} {where}: use another {option}, or more images")
 
 
 def _train(x: np.ndarray, config: ChoiceConfig, model_dir: pathlib.Path, *, name: str, retrain: bool,

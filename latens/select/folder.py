@@ -192,7 +192,7 @@ def _choose(images_dir, out: outdir.OutputFolder, files, others, config: ChoiceC
             "files_ignored": len(others),
             "n_clusters": int(chosen.clusters.max()) + 1,
             "train": json.loads(chosen.run.config.read_text()),
-            **({"join_train": json.loads(chosen.joined[0].config.read_text())} if chosen.joined else {}),
+            **({"join_train": json.loads(chosen.joined.config.read_text())} if chosen.joined else {}),
             "seconds": {"reading": round(reading, 2), **{stage: round(value, 2)
                                                          for stage, value in chosen.seconds.items()}},
         }
