@@ -7,7 +7,8 @@ model trained on the same pixels with the same options), clusters its codes
 and selects `config.n` with the configured strategy. They share
 `ChoiceConfig` (the options, their defaults and their checks), the checks of
 counts and memory, and the caching: a model lives in a `latens.train`
-workdir named by the images' digest and the options.
+workdir named by the images' digest and the options (with `join`, the
+second representation's in a workdir beside it).
 
     import latens
     order = latens.choose(images, n=100)      # indices, the first to label first

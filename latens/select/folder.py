@@ -8,8 +8,9 @@ into `out_dir`:
 
   query.csv          one row per chosen image, in labelling order: rank
                      (1 = label first), path (relative to `images_dir`, with
-                     `/`), cluster, and the code `z_0..z_{L-1}`; with labels,
-                     only images not yet labelled.
+                     `/`), cluster, and the code `z_0..z_{L-1}` (with
+                     `join`, the joined space's); with labels, only
+                     images not yet labelled.
   predictions.csv    with labels: every image not labelled, with its
                      suggested `label` and `confidence` (`latens.prelabels`),
                      least confident first (both empty while the labels
@@ -18,7 +19,9 @@ into `out_dir`:
                      order, each with its suggested label as a
                      pre-annotation where there is one
                      (`latens.select.label_studio`).
-  embeddings.npz     `z` float32 `[N, L]`, `errors` float32 `[N]` (the
+  embeddings.npz     `z` float32 `[N, L]` (with `join`, both
+                     representations' codes side by side, each at total
+                     variance 1), `errors` float32 `[N]` (the
                      auto-encoders only), `paths`
                      `[N]`, `clusters` int64 `[N]`, `query` int64 `[n]`
                      (indices in rank order), `config` (JSON), and with
@@ -30,7 +33,8 @@ into `out_dir`:
                      of the first chosen ones that do not overlap.
   skipped.csv        every file not used, with the reason (CSV quoted like
                      query.csv; the header only when none).
-  config.json        the options, counts, training config and the seconds
+  config.json        the options, counts, training config (with `join`,
+                     also the joined one's, `join_train`) and the seconds
                      each stage took (reading, training, embedding,
                      clustering, selecting; training and embedding 0
                      where the model was reused); written last,
@@ -38,7 +42,8 @@ into `out_dir`:
   cache/             what a re-run reuses: `images.npy` (the resized uint8
                      images `[N, S, S, C]`), `images.json` (their paths, the
                      listing they came from, the skipped files) and `model/`
-                     (a `latens.train` workdir).
+                     (a `latens.train` workdir; with `join`, the joined
+                     representation's beside it, e.g. `model.pca50/`).
   .latens-output     marks the folder as latens' output folder, and lists
                      the files latens wrote there: reading images never
                      looks inside a folder so marked, and a rerun replaces
