@@ -1,9 +1,10 @@
-"""Compares augmentations for the contrastive encoder by how well its embeddings keep classes together.
+"""Compares settings of the contrastive encoder by how well its embeddings keep classes together.
 
-Trains `simclr` briefly with each setting below on one dataset's pool and
-scores its embedding by the 5-NN label accuracy of validation images among
-pool images (`latens.research.latent_quality`). Runs are cached under `--workdir`;
-every run's config and scores go to `<workdir>/comparison.json`.
+Trains `simclr` briefly with each setting below (its augmentations, and in
+some its temperature, widths, batch or learning rate) on one dataset's pool
+and scores its embedding by the 5-NN label accuracy of validation images
+among pool images (`latens.research.latent_quality`). Runs are cached under
+`--workdir`; every run's config and scores go to `<workdir>/comparison.json`.
 
     python experiments/simclr_augmentation.py --dataset=mnist --data_dir=../shared/datasets/mnist \
         --workdir=results/simclr_augmentation
@@ -13,26 +14,46 @@ import dataclasses
 
 from absl import app, flags
 
-from latens import data, train
+from latens import data, representations, train
 from latens.research import latent_quality
 
-# Setting name -> every `latens.models.augment.Augmentation` field, written out
-# so that a stored run names its augmentation whatever the defaults become
+# Every `latens.models.augment.Augmentation` field, written out so that a
+# stored run names its augmentation whatever the defaults become
 # (`crop_area`, added later, only where a setting crops).
 _BASE = {"translation": 0.15, "rotation": 15.0, "zoom": 0.2, "contrast": 0.4, "noise": 0.1, "flip": False}
+_NO_SHIFT = {**_BASE, "translation": 0.0}
+_FLIPPED = {**_NO_SHIFT, "rotation": 0.0, "zoom": 0.1, "flip": True}
+# Setting name -> its augmentation, then any other model options (temperature,
+# filters) and training fields (`TRAINING`: batch size, learning rate).
 SETTINGS = {
-    "shift 0.15": _BASE,
-    "shift 0.15, geometric only": {**_BASE, "contrast": 0.0, "noise": 0.0},
-    "no shift": {**_BASE, "translation": 0.0},
-    "weaker geometry": {**_BASE, "translation": 0.05, "rotation": 5.0, "zoom": 0.1},
-    "stronger geometry": {**_BASE, "translation": 0.25, "rotation": 30.0, "zoom": 0.3},
-    "shift 0.15, with flips": {**_BASE, "flip": True},
-    "no shift, with flips": {**_BASE, "translation": 0.0, "flip": True},
-    "no shift, stronger rotation and zoom": {**_BASE, "translation": 0.0, "rotation": 30.0, "zoom": 0.3},
-    "no shift, crops 0.3": {**_BASE, "translation": 0.0, "crop_area": 0.3},
-    "no shift, crops 0.3, with flips": {**_BASE, "translation": 0.0, "crop_area": 0.3, "flip": True},
-    "no shift, crops 0.5, with flips": {**_BASE, "translation": 0.0, "crop_area": 0.5, "flip": True},
+    "shift 0.15": {"augmentation": _BASE},
+    "shift 0.15, geometric only": {"augmentation": {**_BASE, "contrast": 0.0, "noise": 0.0}},
+    "no shift": {"augmentation": _NO_SHIFT},
+    "weaker geometry": {"augmentation": {**_BASE, "translation": 0.05, "rotation": 5.0, "zoom": 0.1}},
+    "stronger geometry": {"augmentation": {**_BASE, "translation": 0.25, "rotation": 30.0, "zoom": 0.3}},
+    "shift 0.15, with flips": {"augmentation": {**_BASE, "flip": True}},
+    "no shift, with flips": {"augmentation": {**_NO_SHIFT, "flip": True}},
+    "no shift, stronger rotation and zoom": {"augmentation": {**_NO_SHIFT, "rotation": 30.0, "zoom": 0.3}},
+    "no shift, crops 0.3": {"augmentation": {**_NO_SHIFT, "crop_area": 0.3}},
+    "no shift, crops 0.3, with flips": {"augmentation": {**_NO_SHIFT, "crop_area": 0.3, "flip": True}},
+    "no shift, crops 0.5, with flips": {"augmentation": {**_NO_SHIFT, "crop_area": 0.5, "flip": True}},
+    "no shift, no contrast or noise": {"augmentation": {**_NO_SHIFT, "contrast": 0.0, "noise": 0.0}},
+    "no shift, temperature 0.5": {"augmentation": _NO_SHIFT, "temperature": 0.5},
+    "no shift, temperature 0.1": {"augmentation": _NO_SHIFT, "temperature": 0.1},
+    "no shift, temperature 0.05": {"augmentation": _NO_SHIFT, "temperature": 0.05},
+    "no shift, filters 64 and 128": {"augmentation": _NO_SHIFT, "filters": [64, 128]},
+    "no shift, batch 512": {"augmentation": _NO_SHIFT, "batch_size": 512},
+    "no shift, learning rate 0.003": {"augmentation": _NO_SHIFT, "learning_rate": 3e-3},
+    "flips, no rotation, zoom 0.1": {"augmentation": _FLIPPED},
+    "flips, no rotation, zoom 0.1, temperature 0.1": {"augmentation": _FLIPPED, "temperature": 0.1},
+    "flips, no rotation or zoom, temperature 0.1": {"augmentation": {**_FLIPPED, "zoom": 0.0}, "temperature": 0.1},
+    "flips, crops 0.6, no rotation or zoom, temperature 0.1": {
+        "augmentation": {**_FLIPPED, "zoom": 0.0, "crop_area": 0.6}, "temperature": 0.1},
+    # latens' views for images of objects (`representations.IMAGE_KINDS`).
+    "objects": representations.IMAGE_KINDS["objects"],
 }
+# The fields of a setting that are the training run's, not the model's.
+TRAINING = ("batch_size", "learning_rate")
 
 _DATASET = flags.DEFINE_enum("dataset", "mnist_sample", list(data.DATASETS), "Dataset.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder of the four IDX files.")
@@ -48,9 +69,11 @@ def main(argv):
     del argv
     base = train.TrainConfig(ae="simclr", dataset=_DATASET.value, data_dir=_DATA_DIR.value, epochs=_EPOCHS.value,
                              learning_rate_schedule=_SCHEDULE.value)
-    settings = {name.replace(" ", "-").replace(",", ""): dataclasses.replace(
-                    base, model_options={"augmentation": SETTINGS[name]})
-                for name in _SETTINGS.value}
+    settings = {}
+    for name in _SETTINGS.value:
+        options = dict(SETTINGS[name])
+        fields = {field: options.pop(field) for field in TRAINING if field in options}
+        settings[name.replace(" ", "-").replace(",", "")] = dataclasses.replace(base, model_options=options, **fields)
     print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value))
 
 

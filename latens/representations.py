@@ -17,6 +17,7 @@ the representations' codes side by side (`latens.spaces.join`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import math
@@ -35,6 +36,22 @@ INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 # auto-encoders' encoder, mirrored by their decoder) and SimCLR's encoder.
 PAPER_WIDTHS = {"filters": (64, 32, 32), "dense_units": (1024, 1024)}
 SIMCLR_WIDTHS = {"filters": (32, 64)}
+# What the images show -> the options of a contrastive encoder's views
+# (`Spec.viewed`) for them, each measured by the 5-NN accuracy of its
+# embedding (docs/models.md, "Views per kind of image"). Digits keep the
+# model's own defaults, chosen on MNIST; objects (garments, products,
+# photos of things), which a mirror keeps what they are, are flipped, not
+# turned, and contrasted at a lower temperature. Every augmentation field
+# is written out, so that a stored run names its views whatever the
+# defaults become.
+IMAGE_KINDS = {
+    "digits": {},
+    "objects": {
+        "augmentation": {"translation": 0.0, "rotation": 0.0, "zoom": 0.1, "contrast": 0.4, "noise": 0.1,
+                         "flip": True},
+        "temperature": 0.05,
+    },
+}
 _NAMED = re.compile(r"^([a-z]+?)(\d*)$")
 # What joins representations' names into a joined space's (`simclr+cae16`).
 JOIN = "+"
@@ -78,6 +95,8 @@ class Spec:
       kernel_initializer: the default initializer of its ReLU layers (None:
         it has none).
       seeded: whether its model takes the run's `seed` (noise, augmentation, sampling).
+      viewed: whether it learns from random views of the images, whose
+        options `IMAGE_KINDS` sets per kind of image.
       widths: its network's layer widths at width 1, the options that
         `Training.width` scales (none: it has no network).
     """
@@ -93,6 +112,7 @@ class Spec:
     trained: bool = True
     kernel_initializer: str | None = None
     seeded: bool = False
+    viewed: bool = False
     widths: dict = dataclasses.field(default_factory=dict)
 
     def model_class(self):
@@ -117,7 +137,7 @@ SPECS: dict[str, Spec] = {
         Spec("simclr", "latens.models.simclr:ContrastiveEncoder", latent_dim=128, batch_size=256,
              options=("filters", "convs_per_block", "projection_dim", "temperature", "kernel_initializer",
                       "augmentation"),
-             min_batch=_two, kernel_initializer="he_uniform", seeded=True, widths=SIMCLR_WIDTHS),
+             min_batch=_two, kernel_initializer="he_uniform", seeded=True, viewed=True, widths=SIMCLR_WIDTHS),
         # Pixel PCA: 50 principal components, fitted without epochs.
         Spec("pca", "latens.models.pca:PixelPCA", latent_dim=50, epochs=1, trained=False, seeded=True),
     )
@@ -169,9 +189,13 @@ class Training:
       train_size: at most this many images (a seeded sample) train the
         model, for `epochs` passes over them; every image is still embedded.
         0: all of them.
+      image_kind: what the images show, which sets a contrastive encoder's
+        views (`IMAGE_KINDS`): digits (centred glyphs, which a mirror
+        changes: the model's defaults) or objects (garments, products,
+        photos of things: flipped, not turned). Kinds without views ignore it.
     """
 
-    CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS)}
+    CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS), "image_kind": tuple(IMAGE_KINDS)}
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -179,6 +203,7 @@ class Training:
     kernel_initializer: str | None = None
     options: dict = dataclasses.field(default_factory=dict)
     train_size: int = 0
+    image_kind: str = "digits"
 
     def __post_init__(self):
         checks.choices(self)
@@ -196,14 +221,16 @@ class Training:
         """The options of `kind`'s model that these settings set (a kind without a network has none).
 
         Only what differs from the model's own defaults is named (a width of
-        1 and no initializer name nothing), so a config lists what shaped it.
+        1, no initializer and digits name nothing), so a config lists what
+        shaped it.
         """
         kind_spec = spec(kind)
         if not kind_spec.widths:
             return {}
         widths = scale(kind_spec.widths, self.width) if self.width != 1 else {}
         initializer = {"kernel_initializer": self.kernel_initializer} if self.kernel_initializer else {}
-        return {**widths, **initializer, **self.options}
+        views = copy.deepcopy(IMAGE_KINDS[self.image_kind]) if kind_spec.viewed else {}
+        return {**widths, **initializer, **views, **self.options}
 
 
 def scale(widths: dict[str, tuple[int, ...]], width: float) -> dict[str, tuple[int, ...]]:

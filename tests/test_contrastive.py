@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from latens import data, models, representations, sampling, train
-from latens.models import augment
+from latens.models import augment, pca
 
 NARROW_SIMCLR = {"filters": [4, 8], "convs_per_block": 1, "projection_dim": 8}
 
@@ -138,3 +138,24 @@ def test_representation_names_and_defaults():
         representations.parse("gan16")
     with pytest.raises(ValueError, match="unknown auto-encoder 'pca'"):
         models.build_autoencoder("pca")
+
+
+def test_pixel_pca_of_large_images_finds_the_exact_components():
+    # Images above EXACT_PIXELS take the randomised SVD: on pixels with a
+    # clear spectrum it must find the covariance's own top directions.
+    rng = np.random.default_rng(0)
+    side = 24  # 24 x 24 x 3 = 1,728 pixels.
+    assert side * side * 3 > pca.EXACT_PIXELS
+    scales = np.linspace(40, 10, 8)
+    directions = np.linalg.qr(rng.standard_normal((side * side * 3, 8)))[0]
+    pixels = 128 + (rng.standard_normal((600, 8)) * scales) @ directions.T + rng.standard_normal((600, side * side * 3))
+    images = np.clip(pixels, 0, 255).astype(np.uint8).reshape(600, side, side, 3)
+    model = pca.PixelPCA((side, side, 3), 8)
+    model.fit_pixels(images)
+    centred = images.reshape(600, -1) / 255.0
+    centred = centred - centred.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    exact = vectors[:, np.argsort(values)[::-1][:8]]
+    found = np.asarray(model.components)
+    # Each direction equals the exact one up to its sign.
+    np.testing.assert_allclose(np.abs(np.sum(found * exact, axis=0)), np.ones(8), atol=1e-3)

@@ -89,9 +89,32 @@ def test_train_config_of_a_training_takes_its_epochs_batch_and_options():
     assert train.TrainConfig.of("pca", representations.Training(), dataset="x").epochs == 1
 
 
+def test_image_kind_sets_the_views_of_a_contrastive_encoder_only():
+    objects = representations.Training(image_kind="objects")
+    options = objects.model_options("simclr")
+    assert options["augmentation"]["flip"] and options["augmentation"]["rotation"] == 0
+    assert options["temperature"] == 0.05
+    # Digits are the model's own defaults, so runs stored before image_kind keep their configs.
+    assert representations.Training(image_kind="digits").model_options("simclr") == {}
+    for kind in ("cae", "vae", "tsne", "pca"):
+        assert objects.model_options(kind) == {}
+    # A caller changing its options does not change the next run's.
+    options["augmentation"]["flip"] = False
+    assert objects.model_options("simclr")["augmentation"]["flip"]
+    # Every entry point's flags reach it.
+    folder_run = from_flags(folder.ChoiceConfig, "--image_kind=objects").train_config("folder:x", 100)
+    assert folder_run.model_options.items() >= objects.model_options("simclr").items()
+    trained = study.protocol_config(from_flags(study.StudyConfig, "--simclr_image_kind=objects"), "linear")
+    assert study_run(trained, "simclr").model_options == objects.model_options("simclr")
+    model = models.build_representation("simclr", 8, input_shape=(8, 8, 1), seed=0,
+                                         **{**objects.model_options("simclr"), "filters": (4, 4)})
+    assert model.augmentation.flip and model.options["temperature"] == 0.05
+
+
 @pytest.mark.parametrize("field, value, match", [("width", 0, "width must be positive"),
                                                  ("epochs", -1, "epochs must be positive"),
-                                                 ("kernel_initializer", "ones", "kernel_initializer must be one of")])
+                                                 ("kernel_initializer", "ones", "kernel_initializer must be one of"),
+                                                 ("image_kind", "faces", "image_kind must be one of digits, objects")])
 def test_training_refuses_bad_settings(field, value, match):
     with pytest.raises(ValueError, match=match):
         representations.Training(**{field: value})

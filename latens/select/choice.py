@@ -76,6 +76,10 @@ class ChoiceConfig:
         same images with the same epochs, width and seed, at its kind's
         own batch size and initializer. The clusters and the strategies
         see the joined codes; pre-labels come from ae's codes alone.
+      image_kind: what the images show, which sets simclr's random views
+        (`latens.representations.IMAGE_KINDS`): digits (centred glyphs or
+        characters, which a mirror changes) or objects (garments, products,
+        photos of things, which a mirror keeps: views are flipped, not turned).
       image_size: images are resized to this square side, a multiple of 4
         (the conv stack pools twice).
       channels: 1 (grey) or 3 (colour).
@@ -110,6 +114,7 @@ class ChoiceConfig:
         "strategy": tuple(sampling.STRATEGIES),
         "next_strategy": tuple(sorted(sampling.CONTINUING)),
         "ae": representations.KINDS,
+        "image_kind": tuple(representations.IMAGE_KINDS),
         "fit": images.FITS,
         "kernel_initializer": (None, *representations.INITIALIZERS),
         "precision": runtime.PRECISIONS,
@@ -124,6 +129,7 @@ class ChoiceConfig:
     ae: str = "simclr"
     latent_dim: int | None = None
     join: str | None = None
+    image_kind: str = "digits"
     image_size: int = 32
     channels: int = 3
     fit: str = "stretch"
@@ -241,6 +247,7 @@ class ChoiceConfig:
             width=self.width,
             # Named even when it is the kind's own, as the folder tool always has.
             kernel_initializer=self.kernel_initializer or representations.spec(self.ae).kernel_initializer,
+            image_kind=self.image_kind,
         )
 
 
