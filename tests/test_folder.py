@@ -108,6 +108,18 @@ def test_a_joined_space_trains_both_beside_each_other_and_records_both(digit_fol
     assert len(read_query(out)) == 10
 
 
+def test_images_of_objects_train_simclr_on_their_views_and_record_them(digit_folder, tmp_path):
+    root, good = digit_folder
+    out = tmp_path / "objects"
+    tiny_simclr = {**TINY, "ae": "simclr", "image_kind": "objects"}
+    folder.choose(root, out, folder.ChoiceConfig(n=10, **tiny_simclr), progress=False)
+    config = json.loads((out / "config.json").read_text())
+    assert config["image_kind"] == "objects"
+    assert config["train"]["model_options"]["augmentation"]["flip"]
+    assert config["train"]["model_options"]["temperature"] == 0.05
+    assert len(read_query(out)) == 10
+
+
 def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     root = tmp_path / "images"
     root.mkdir()

@@ -13,6 +13,8 @@ The defaults (`Augmentation`) are chosen for MNIST-like images of centred
 objects on a black background: no shift, since the objects are centred and
 shifts cost accuracy in a comparison (`experiments/simclr_augmentation.py`,
 docs/models.md); a shift is an option for images that are not centred.
+Images of objects, which a mirror keeps what they are, get other views
+(`latens.representations.IMAGE_KINDS`).
 """
 
 from __future__ import annotations
