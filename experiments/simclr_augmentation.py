@@ -14,7 +14,7 @@ import dataclasses
 
 from absl import app, flags
 
-from latens import data, representations, train
+from latens import data, train
 from latens.research import latent_quality
 
 # Every `latens.models.augment.Augmentation` field, written out so that a
@@ -49,8 +49,8 @@ SETTINGS = {
     "flips, no rotation or zoom, temperature 0.1": {"augmentation": {**_FLIPPED, "zoom": 0.0}, "temperature": 0.1},
     "flips, crops 0.6, no rotation or zoom, temperature 0.1": {
         "augmentation": {**_FLIPPED, "zoom": 0.0, "crop_area": 0.6}, "temperature": 0.1},
-    # latens' views for images of objects (`representations.IMAGE_KINDS`).
-    "objects": representations.IMAGE_KINDS["objects"],
+    # latens' views for images of objects (`representations.IMAGE_KINDS`), as they were measured.
+    "objects": {"augmentation": _FLIPPED, "temperature": 0.05},
 }
 # The fields of a setting that are the training run's, not the model's.
 TRAINING = ("batch_size", "learning_rate")

@@ -42,8 +42,8 @@ SIMCLR_WIDTHS = {"filters": (32, 64)}
 # model's own defaults, chosen on MNIST; objects (garments, products,
 # photos of things), which a mirror keeps what they are, are flipped, not
 # turned, and contrasted at a lower temperature. Every augmentation field
-# is written out, so that a stored run names its views whatever the
-# defaults become.
+# but `crop_area` (1, no crops) is written out, so that a stored run names
+# its views whatever those defaults become.
 IMAGE_KINDS = {
     "digits": {},
     "objects": {
@@ -185,7 +185,8 @@ class Training:
         kind's own.
       kernel_initializer: initializer of its ReLU layers; none: the kind's own.
       options: further keywords of the model's constructor (`Spec.options`),
-        which override the settings above.
+        which override the settings above (an `augmentation` there
+        replaces the one `image_kind` sets, whole).
       train_size: at most this many images (a seeded sample) train the
         model, for `epochs` passes over them; every image is still embedded.
         0: all of them.

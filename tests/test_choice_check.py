@@ -29,6 +29,15 @@ def test_a_candidate_is_a_representation_and_a_rule():
         choice_check.ChoiceCheckConfig(candidates=("cae+pca:ae-error",))
 
 
+def test_the_options_left_alone_are_latens_selects_defaults_as_stored_before_image_kind():
+    options = choice_check._options(2000)
+    assert options == {"image_size": 32, "channels": 3, "fit": "stretch", "width": 0.5, "kernel_initializer": None,
+                       "epochs": 20, "batch_size": None, "precision": "auto", "distribute": "default",
+                       "follow_links": True}
+    # A folder larger than the sample that trains the encoder names its size.
+    assert choice_check._options(50_000)["train_size"] == choice.ChoiceConfig().train_size
+
+
 def test_every_choice_is_counted_by_class_saved_and_not_made_again(tmp_path, monkeypatch):
     out = tmp_path / "check.json"
     config = choice_check.ChoiceCheckConfig(out=str(out), count=60, n=10, candidates=("pca:random",

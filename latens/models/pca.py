@@ -10,8 +10,9 @@ loads and encodes like the trained models (`encode(x)` ->
 * exactly, from the pixels' covariance, up to `EXACT_PIXELS` pixels per
   image (MNIST's 784); beyond, by a randomised SVD (Halko, Martinsson &
   Tropp 2011), so larger images need no pixels-by-pixels eigendecomposition
-  (the folder tool's 32 x 32 colour images have 3,072 pixels, whose exact
-  one took about 9 s of a 2-core CPU, the randomised one under 1 s);
+  (the folder tool's 32 x 32 colour images have 3,072 pixels: for 2,000
+  of them the exact one took 9.7 s of a 2-core CPU, the randomised 1.6 s,
+  docs/beyond.md);
 * each direction's sign fixed (its largest entry positive), so the result
   is a function of the images and the seed alone.
 

@@ -316,8 +316,10 @@ def _options(count: int) -> dict:
     # The rounds after the first labels (`next_strategy`) do not shape a first choice.
     chosen_here = ("n", "seed", "ae", "latent_dim", "join", "strategy", "next_strategy")
     defaults = choice.ChoiceConfig()
-    # A sample no smaller than the images trains on all of them, as before `train_size` existed.
+    # A sample no smaller than the images trains on all of them, as before `train_size` existed; the
+    # digits' views are SimCLR's own, as before `image_kind` existed: checks stored then stay valid.
     unused = ("train_size",) if defaults.sample_size(count) == count else ()
+    unused += ("image_kind",) if defaults.image_kind == "digits" else ()
     return {key: value for key, value in dataclasses.asdict(defaults).items() if key not in chosen_here + unused}
 
 
