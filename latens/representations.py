@@ -95,8 +95,6 @@ class Spec:
       kernel_initializer: the default initializer of its ReLU layers (None:
         it has none).
       seeded: whether its model takes the run's `seed` (noise, augmentation, sampling).
-      viewed: whether it learns from random views of the images, whose
-        options `IMAGE_KINDS` sets per kind of image.
       widths: its network's layer widths at width 1, the options that
         `Training.width` scales (none: it has no network).
     """
@@ -112,8 +110,12 @@ class Spec:
     trained: bool = True
     kernel_initializer: str | None = None
     seeded: bool = False
-    viewed: bool = False
     widths: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def viewed(self) -> bool:
+        """Whether it learns from random views of the images (it takes an `augmentation`), which `IMAGE_KINDS` sets."""
+        return "augmentation" in self.options
 
     def model_class(self):
         """The model's class (imports its module, and with it TensorFlow)."""
@@ -137,7 +139,7 @@ SPECS: dict[str, Spec] = {
         Spec("simclr", "latens.models.simclr:ContrastiveEncoder", latent_dim=128, batch_size=256,
              options=("filters", "convs_per_block", "projection_dim", "temperature", "kernel_initializer",
                       "augmentation"),
-             min_batch=_two, kernel_initializer="he_uniform", seeded=True, viewed=True, widths=SIMCLR_WIDTHS),
+             min_batch=_two, kernel_initializer="he_uniform", seeded=True, widths=SIMCLR_WIDTHS),
         # Pixel PCA: 50 principal components, fitted without epochs.
         Spec("pca", "latens.models.pca:PixelPCA", latent_dim=50, epochs=1, trained=False, seeded=True),
     )
