@@ -5,6 +5,8 @@ some its temperature, widths, batch or learning rate) on one dataset's pool
 and scores its embedding by the 5-NN label accuracy of validation images
 among pool images (`latens.research.latent_quality`). Runs are cached under
 `--workdir`; every run's config and scores go to `<workdir>/comparison.json`.
+With `--knn_every` a run is also scored while it trains, so one long run
+says how the score grows with the epochs and the seconds.
 
     python experiments/simclr_augmentation.py --dataset=mnist --data_dir=../shared/datasets/mnist \
         --workdir=results/simclr_augmentation
@@ -61,6 +63,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for the runs and compari
 _SETTINGS = flags.DEFINE_multi_enum("settings", list(SETTINGS), list(SETTINGS), "Augmentations to compare.")
 _EPOCHS = flags.DEFINE_integer("epochs", 3, "Training epochs of every run.", lower_bound=1)
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds of every setting.")
+_KNN_EVERY = flags.DEFINE_integer("knn_every", 0, "Also score every run after every this many epochs and the "
+                                  "last while it trains (0: only once trained).", lower_bound=0)
 _SCHEDULE = flags.DEFINE_enum("learning_rate_schedule", "constant", list(train.SCHEDULES),
                               "Learning-rate schedule of every run.")
 
@@ -74,7 +78,8 @@ def main(argv):
         options = dict(SETTINGS[name])
         fields = {field: options.pop(field) for field in TRAINING if field in options}
         settings[name.replace(" ", "-").replace(",", "")] = dataclasses.replace(base, model_options=options, **fields)
-    print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value))
+    print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value,
+                                        knn_every=_KNN_EVERY.value))
 
 
 if __name__ == "__main__":

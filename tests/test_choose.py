@@ -363,10 +363,23 @@ def test_the_memory_check_counts_the_joined_models_footprint_too(monkeypatch):
 
     config = choice.ChoiceConfig(ae="cae", latent_dim=16, join="simclr")
     shape = (config.image_size, config.image_size, config.channels)
-    needs = [layers.training_footprint(shape, part.latent_dim or 2, batch_size=part.batch,
+    needs = [layers.training_footprint(shape, part.dim, batch_size=part.batch,
                                        **layers.scaled_widths(config.width))[1] for part in config.parts()]
     assert needs[1] > needs[0]  # SimCLR's batch of 256 needs more than the CAE's 64.
     monkeypatch.setattr(choice, "_memory_bytes", lambda: (needs[0] + needs[1]) // 2)
     choice.check_memory(choice.ChoiceConfig(ae="cae", latent_dim=16))
     with pytest.raises(InputError, match=r"^training for join=simclr at image_size 32 .* lower image_size or width$"):
+        choice.check_memory(config)
+
+
+def test_the_memory_check_counts_simclrs_embedding_at_its_own_size(monkeypatch):
+    from latens.models import layers
+
+    config = choice.ChoiceConfig()
+    assert config.ae == "simclr" and config.latent_dim is None and config.dim == 128
+    shape, widths = (config.image_size, config.image_size, config.channels), layers.scaled_widths(config.width)
+    flat, full = (layers.training_footprint(shape, dim, batch_size=config.batch, **widths)[1] for dim in (2, 128))
+    assert full > flat
+    monkeypatch.setattr(choice, "_memory_bytes", lambda: (flat + full) // 2)
+    with pytest.raises(InputError, match=r"^training at image_size 32 and width 0.5 needs about"):
         choice.check_memory(config)

@@ -108,3 +108,25 @@ def test_a_representation_comparison_is_saved_after_every_run(tmp_path, tiny_gri
     report = json.loads(out.read_text())
     assert report["complete"] and [r["setting"] for r in report["runs"]] == ["pixels", "pca8"]
     assert "| pca8 | 1 | 8 |" in table
+
+
+def test_a_comparison_scores_its_runs_while_they_train(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (160, 28, 28, 1), dtype=np.uint8)
+    y = rng.integers(0, 10, 160).astype(np.int64)
+    splits = data.Splits("tiny", (x[:96], y[:96]), (x[96:], y[96:]), (x[96:], y[96:]), tuple("0123456789"))
+    settings = {"cae": train.TrainConfig(epochs=3, precision="float32", model_options=NARROW)}
+
+    latent_quality.run_comparison(settings, [0], tmp_path, splits=splits, k=3, knn_every=2)
+
+    report = json.loads((tmp_path / "comparison.json").read_text())
+    run = report["runs"][0]
+    curve = run["knn_curve"]
+    assert report["knn_every"] == 2 and [row["epoch"] for row in curve] == [2, 3]
+    # The last scoring is of the finished model, which the run's own score measures again.
+    assert curve[-1]["knn_accuracy"] == pytest.approx(run["knn_accuracy"])
+    assert 0.0 < curve[0]["train_seconds"] < curve[1]["train_seconds"] == pytest.approx(run["train_seconds"])
+    # Without the flag a run keeps no curve, and the flag takes no negative count.
+    assert "knn_curve" not in latent_quality.compare(settings, [0], tmp_path / "plain", splits=splits, k=3)[0]
+    with pytest.raises(ValueError, match="knn_every must be 0"):
+        latent_quality.compare(settings, [0], tmp_path, splits=splits, knn_every=-1)

@@ -11,7 +11,9 @@ images says what the setting costs the decoder.
 `compare` trains one model per named `TrainConfig` and seed through
 `latens.train.train` (each in its own folder, so a killed comparison resumes
 and a finished run is read back) and scores each; a setting without a
-config (None) scores the raw pixels. `compare_representations` does the same
+config (None) scores the raw pixels; with `knn_every` it also scores the
+codes every so many epochs during training (`KnnCurve`), so one long run says
+how the score grows with training time. `compare_representations` does the same
 for representations through a grid's cache. Both are experiments of
 `latens.research.runner` (`SettingsComparison`, `RepresentationComparison`)
 whose results are kept in memory (`runner.Memory`): the models cache
@@ -87,6 +89,7 @@ def compare(
     *,
     splits: data.Splits | None = None,
     k: int = 5,
+    knn_every: int = 0,
 ) -> list[dict]:
     """Trains (or reads back) one auto-encoder per setting and seed, and scores its codes.
 
@@ -99,6 +102,9 @@ def compare(
       splits: data to train and score on (default: the first config's
         dataset, loaded with its `data_dir` and `unbalanced`).
       k: neighbours in `knn_label_accuracy`.
+      knn_every: if positive, also score the codes after every `knn_every`-th
+        epoch and the last one while training (`KnnCurve`); 0 scores only
+        the finished run.
 
     Returns:
       One dict per run, settings outermost: `setting`, `seed`, the run's
@@ -109,11 +115,17 @@ def compare(
       dimensions: near 0 where codes collapsed onto a point or a line),
       every metric of the first epoch (`first_epoch`), the last epoch's
       training `loss`, and for auto-encoders `reconstruction_error` (mean
-      absolute, validation images).
+      absolute, validation images); and `knn_curve` where the run was
+      scored while training: `{"epoch", "knn_accuracy", "train_seconds"}`
+      per scoring, epochs counted from 1, seconds summed over the epochs so
+      far (the scoring's own time left out).
 
     Raises:
-      ValueError: no settings or no seeds, or only pixels and no `splits`.
+      ValueError: no settings or no seeds, or only pixels and no `splits`,
+        or a negative `knn_every`.
     """
+    if knn_every < 0:
+        raise ValueError(f"knn_every must be 0 (off) or a number of epochs, got {knn_every}")
     if not settings or not seeds:
         raise ValueError("nothing to compare: give at least one setting and one seed")
     if splits is None:
@@ -121,7 +133,7 @@ def compare(
         if first is None:
             raise ValueError("pixels alone need the data: pass splits")
         splits = data.load(first.dataset, first.data_dir, unbalanced=first.unbalanced)
-    comparison = SettingsComparison(settings, seeds, workdir, splits, k)
+    comparison = SettingsComparison(settings, seeds, workdir, splits, k, knn_every=knn_every)
     runner.run(comparison, desc="settings")
     return comparison.store.results()
 
@@ -157,11 +169,13 @@ class SettingsComparison:
       workdir: folder holding a `<setting>/seed<seed>` folder per run.
       splits: data to train and score on.
       k: neighbours in `knn_label_accuracy`.
+      knn_every: score the codes every so many epochs while training (0: never).
     """
 
     def __init__(self, settings: Mapping[str, train.TrainConfig | None], seeds: Sequence[int],
-                 workdir: str | os.PathLike, splits: data.Splits, k: int):
+                 workdir: str | os.PathLike, splits: data.Splits, k: int, *, knn_every: int = 0):
         self.settings, self.seeds, self.workdir, self.splits, self.k = settings, seeds, workdir, splits, k
+        self.knn_every = knn_every
         self.store = runner.Memory()
 
     def cells(self) -> list[tuple[str, int]]:
@@ -182,7 +196,7 @@ class SettingsComparison:
         """Trains (or reads back) the run and scores its codes; its row."""
         setting, seed = cell
         workdir = pathlib.Path(self.workdir) / setting / f"seed{seed}"
-        scores = _score(self._config(cell), workdir, self.splits, self.k)
+        scores = _score(self._config(cell), workdir, self.splits, self.k, self.knn_every)
         return {"setting": setting, "seed": seed, "config": self.cell_config(cell), **scores}
 
     def _config(self, cell: tuple[str, int]) -> train.TrainConfig | None:
@@ -233,13 +247,77 @@ class RepresentationComparison:
                 "config": self.cell_config(name), **scores}
 
 
-def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data.Splits, k: int) -> dict:
+def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data.Splits, k: int,
+           knn_every: int = 0) -> dict:
     """Trains (or reads back) one run and measures its codes; the raw pixels when `config` is None."""
     if config is None:
         return _pixel_scores(splits, k)
     # Every run starts from its own seed, whatever ran before it.
     keras.utils.set_random_seed(config.seed)
-    return measure(train.train(config, workdir, splits=splits, verbose=0), config, splits, k)
+    callbacks = [KnnCurve(train.RunFiles(workdir), splits, k, knn_every, config.epochs)] if knn_every else []
+    return measure(train.train(config, workdir, splits=splits, verbose=0, callbacks=callbacks), config, splits, k)
+
+
+# A run's scores while it trained (`KnnCurve`), beside its history.
+CURVE = "knn_curve.csv"
+
+
+class KnnCurve(keras.callbacks.Callback):
+    """Scores the model's codes (`knn_label_accuracy`) every few epochs and keeps the scores in a CSV file.
+
+    A row per scoring: the epoch (counted from 1), the score, and the
+    training seconds so far, summed from the run's history (so the time the
+    scoring takes is not counted, and a resumed run's earlier epochs are).
+    Put it after `latens.train.EpochCSVLogger` (as `train.train`'s extra
+    callbacks are), whose row of the epoch it reads. Like that logger it
+    drops rows of the epoch or later before writing, so a resumed run that
+    repeats an epoch replaces its row.
+
+    Args:
+      files: the run's files: the scores go to `CURVE` in its folder.
+      splits: the run's data: validation codes are scored among pool codes.
+      k: neighbours.
+      every: score after every `every`-th epoch...
+      epochs: ...and after the last of this many.
+    """
+
+    def __init__(self, files: train.RunFiles, splits: data.Splits, k: int, every: int, epochs: int):
+        super().__init__()
+        self.path, self.history = files.workdir / CURVE, files.history
+        self.splits, self.k, self.every, self.epochs = splits, k, every, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.epochs:
+            return
+        (pool_x, pool_y), (val_x, val_y) = self.splits.pool, self.splits.val
+        score = knn_label_accuracy(self.model.encode(val_x), val_y, self.model.encode(pool_x), pool_y, self.k)
+        seconds = sum(float(row.get("seconds") or 0.0) for row in _rows(self.history) if int(row["epoch"]) <= epoch)
+        rows = [row for row in _rows(self.path) if int(row["epoch"]) < done]
+        rows.append({"epoch": done, "knn_accuracy": score, "train_seconds": round(seconds, 2)})
+        logging.info("Epoch %d: %d-NN accuracy %.4f after %.0f s of training", done, self.k, score, seconds)
+        fileio.write_text(self.path, _csv_text(rows))
+
+
+def _rows(path: pathlib.Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _csv_text(rows: list[dict]) -> str:
+    lines = [",".join(rows[0])] + [",".join(str(value) for value in row.values()) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def read_curve(workdir: os.PathLike) -> list[dict] | None:
+    """A run's `KnnCurve` rows as dicts of numbers, or None where it has none."""
+    rows = _rows(pathlib.Path(workdir) / CURVE)
+    if not rows:
+        return None
+    return [{"epoch": int(row["epoch"]), "knn_accuracy": float(row["knn_accuracy"]),
+             "train_seconds": float(row["train_seconds"])} for row in rows]
 
 
 def _pixel_scores(splits: data.Splits, k: int) -> dict:
@@ -269,6 +347,9 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
         scores["reconstruction_error"] = float(np.mean(model.reconstruction_error(val_x)))
     if "loss" in epochs[-1]:
         scores["loss"] = float(epochs[-1]["loss"])
+    curve = read_curve(files.workdir)
+    if curve is not None:
+        scores["knn_curve"] = curve
     return scores
 
 
@@ -297,14 +378,17 @@ def run_comparison(
     *,
     splits: data.Splits | None = None,
     k: int = 5,
+    knn_every: int = 0,
 ) -> str:
     """`compare`, then `<workdir>/comparison.json` (every run, with its config, k and the versions).
 
     Returns:
       `summary_table` of the runs.
     """
-    rows = compare(settings, seeds, workdir, splits=splits, k=k)
+    rows = compare(settings, seeds, workdir, splits=splits, k=k, knn_every=knn_every)
     report = {"k": k, "seeds": [int(s) for s in seeds], "versions": provenance.versions(), "runs": rows}
+    if knn_every:
+        report["knn_every"] = knn_every
     path = fileio.write_text(pathlib.Path(workdir) / "comparison.json", json.dumps(report, indent=1) + "\n")
     logging.info("Wrote %s", path)
     return summary_table(rows, k)

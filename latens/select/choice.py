@@ -224,6 +224,11 @@ class ChoiceConfig:
         """Images per training step, the kind's default resolved."""
         return representations.resolve(self.ae, self.latent_dim, self.batch_size)[1]
 
+    @property
+    def dim(self) -> int:
+        """The codes' size L, the kind's default resolved (SimCLR's 128, the auto-encoders' 2)."""
+        return representations.resolve(self.ae, self.latent_dim, self.batch_size)[0]
+
     def train_config(self, name: str, count: int) -> train.TrainConfig:
         """The training run of these options on `count` images named `name` (a batch is at most all of them)."""
         return train.TrainConfig.of(self.ae, self.training(count), dataset=name, latent_dim=self.latent_dim,
@@ -543,7 +548,7 @@ def check_memory(config: ChoiceConfig) -> None:
     available = _memory_bytes()
     for part, name in zip(config.parts(), ("", f" for join={config.join}")):
         # The auto-encoder's count bounds the other kinds' too (they have no decoder).
-        weights, needed = layers.training_footprint(shape, part.latent_dim or 2, batch_size=part.batch,
+        weights, needed = layers.training_footprint(shape, part.dim, batch_size=part.batch,
                                                     **layers.scaled_widths(config.width))
         if available and needed > available:
             raise InputError(
