@@ -205,10 +205,16 @@ class RunFiles:
     def done(self) -> pathlib.Path:
         return self.workdir / "DONE"
 
+    @property
+    def knn_curve(self) -> pathlib.Path:
+        """Scores of the codes while training (`latens.research.latent_quality.KnnCurve`), where kept."""
+        return self.workdir / "knn_curve.csv"
+
     def remove(self) -> None:
         """Deletes every file of a run (and codes derived from it), leaving anything else in the workdir."""
         shutil.rmtree(self.backup, ignore_errors=True)
-        for path in (self.config, self.history, self.model, self.embeddings, self.done, self.workdir / "heldout.npz"):
+        for path in (self.config, self.history, self.model, self.embeddings, self.done, self.knn_curve,
+                     self.workdir / "heldout.npz"):
             path.unlink(missing_ok=True)
 
 
@@ -262,6 +268,7 @@ def train(
     overwrite: bool = False,
     splits: data.Splits | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    before_backup: Sequence[keras.callbacks.Callback] = (),
     verbose: str | int = "auto",
     seconds: dict[str, float] | None = None,
 ) -> RunFiles:
@@ -274,6 +281,10 @@ def train(
       splits: data to use instead of `data.load(config.dataset, ...)`:
         anything with `pool` and `val` `(x, y)` pairs (`y` may be None).
       callbacks: extra Keras callbacks, run after the logging and backup ones.
+      before_backup: extra Keras callbacks run after the one logging the
+        history and before the backup, so what they write of an epoch is
+        on disk before the backup that makes the epoch final (a run killed
+        while they run repeats the epoch, and them).
       verbose: `Model.fit`'s verbosity; "auto" shows progress bars (of
         the embedding too).
       seconds: a dict to add this call's wall-clock seconds to, under
@@ -299,7 +310,7 @@ def train(
         if files.done.exists() or _chief_done(pathlib.Path(workdir), files):
             logging.info("%s holds a finished run; skipping it (overwrite to train again).", files.workdir)
             return files
-        _train(config, files, splits, callbacks, verbose, seconds if seconds is not None else {})
+        _train(config, files, splits, callbacks, before_backup, verbose, seconds if seconds is not None else {})
     return files
 
 
@@ -346,7 +357,7 @@ def _exclusive(workdir: pathlib.Path):
         os.close(descriptor)
 
 
-def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, callbacks, verbose,
+def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, callbacks, before_backup, verbose,
            seconds: dict[str, float]) -> None:
     """Builds, trains (or resumes) and saves the run, then writes its codes and DONE, timing both in `seconds`."""
     started = time.monotonic()
@@ -372,7 +383,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - fitting:.2f}\n")
         else:
             _check_room(model, config, files, len(x_pool))
-            _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks)
+            _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks, before_backup)
         fileio.write_atomically(files.model, model.save)
         embedding = time.monotonic()
         # On a cluster each worker embeds its own share (`latens.distributed.embed_shard`).
@@ -413,7 +424,7 @@ def training_sample(x: np.ndarray, train_size: int, seed: int) -> np.ndarray:
 
 
 def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndarray, x_val: np.ndarray, verbose,
-         callbacks: Sequence[keras.callbacks.Callback]) -> None:
+         callbacks: Sequence[keras.callbacks.Callback], before_backup: Sequence[keras.callbacks.Callback]) -> None:
     """Trains `model` on `x_train` from its newest good backup (or from the start) to `config.epochs`."""
     backups = backup.EpochBackups(files.backup)
     with strategy.scope():  # Restoring may build the optimizer's variables.
@@ -424,8 +435,9 @@ def _fit(model, strategy, config: TrainConfig, files: RunFiles, x_train: np.ndar
         validation_data=_validation_dataset(x_val, config.batch_size),
         initial_epoch=first_epoch,
         epochs=config.epochs,
-        # The CSV row of an epoch is on disk before the backup that makes the epoch final.
-        callbacks=[backup.FiniteLossGuard(files.backup), EpochCSVLogger(files.history), backups, *callbacks],
+        # What is written of an epoch is on disk before the backup that makes the epoch final.
+        callbacks=[backup.FiniteLossGuard(files.backup), EpochCSVLogger(files.history), *before_backup, backups,
+                   *callbacks],
         verbose=verbose,
         shuffle=False,  # The batches come in the order `make_epoch_batches` gives them.
     )

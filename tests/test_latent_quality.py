@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -76,6 +77,7 @@ def test_compare_scores_every_setting_and_seed_and_reads_back(tmp_path):
     assert report["runs"][2]["config"]["kl_weight"] == 1.0 and report["runs"][2]["config"]["seed"] == 3
     for run in report["runs"]:
         assert 0.0 <= run["knn_accuracy"] <= 1.0 and run["reconstruction_error"] > 0.0
+        assert "knn_curve" not in run  # Scored only once trained.
         run_dir = tmp_path / run["setting"] / f"seed{run['seed']}"
         assert (run_dir / "DONE").exists()
         with np.load(run_dir / "embeddings.npz") as f:
@@ -110,7 +112,7 @@ def test_a_representation_comparison_is_saved_after_every_run(tmp_path, tiny_gri
     assert "| pca8 | 1 | 8 |" in table
 
 
-def test_a_comparison_scores_its_runs_while_they_train(tmp_path):
+def test_a_comparison_scores_its_runs_while_they_train(tmp_path, caplog):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (160, 28, 28, 1), dtype=np.uint8)
     y = rng.integers(0, 10, 160).astype(np.int64)
@@ -122,11 +124,41 @@ def test_a_comparison_scores_its_runs_while_they_train(tmp_path):
     report = json.loads((tmp_path / "comparison.json").read_text())
     run = report["runs"][0]
     curve = run["knn_curve"]
-    assert report["knn_every"] == 2 and [row["epoch"] for row in curve] == [2, 3]
+    assert report["knn_every"] == 2 and [row["epochs"] for row in curve] == [2, 3]
     # The last scoring is of the finished model, which the run's own score measures again.
     assert curve[-1]["knn_accuracy"] == pytest.approx(run["knn_accuracy"])
     assert 0.0 < curve[0]["train_seconds"] < curve[1]["train_seconds"] == pytest.approx(run["train_seconds"])
-    # Without the flag a run keeps no curve, and the flag takes no negative count.
-    assert "knn_curve" not in latent_quality.compare(settings, [0], tmp_path / "plain", splits=splits, k=3)[0]
+    # Read back with another schedule, the finished run keeps its curve and says it is not that schedule's.
+    with caplog.at_level("WARNING"):
+        again = latent_quality.compare(settings, [0], tmp_path, splits=splits, k=3, knn_every=1)
+    assert again[0]["knn_curve"] == curve and "not after every 1 ([1, 2, 3])" in caplog.text
     with pytest.raises(ValueError, match="knn_every must be 0"):
         latent_quality.compare(settings, [0], tmp_path, splits=splits, knn_every=-1)
+
+
+class _Coder(keras.Model):
+    def encode(self, x):
+        return np.asarray(x, np.float32).reshape(len(x), -1)
+
+
+def test_a_repeated_epoch_replaces_its_score_and_the_seconds_come_from_the_history(tmp_path):
+    files = train.RunFiles(tmp_path)
+    # The logger has just rewritten the history up to the repeated second epoch.
+    files.history.write_text("epoch,loss,seconds\n0,1.0,10.0\n1,0.9,13.0\n")
+    files.knn_curve.write_text("epochs,knn_accuracy,train_seconds\n1,0.1,10.0\n2,0.2,22.5\n3,0.3,33.5\n")
+    x = np.array([[0.0], [0.1], [5.0], [5.1]])
+    splits = data.Splits("tiny", (x, np.array([0, 0, 1, 1])), (x, np.array([0, 0, 1, 1])), None, ("a", "b"))
+    curve = latent_quality.KnnCurve(files, splits, k=1, every=1)
+    curve.set_model(_Coder())
+    curve.set_params({"epochs": 3})
+
+    curve.on_epoch_end(1)  # A resumed run repeats the second epoch: its row and those after it go.
+
+    assert latent_quality.read_curve(files) == [
+        {"epochs": 1, "knn_accuracy": 0.1, "train_seconds": 10.0},
+        {"epochs": 2, "knn_accuracy": 1.0, "train_seconds": 23.0},
+    ]
+    files.remove()
+    assert latent_quality.read_curve(files) is None and not files.knn_curve.exists()
+    with pytest.raises(ValueError, match="every must be a number of epochs, got 0"):
+        latent_quality.KnnCurve(files, splits, k=1, every=0)

@@ -82,6 +82,16 @@ def test_a_run_writes_its_files_and_is_not_redone(ae, splits, tmp_path):
     assert recorder.epochs == [] and files.model.stat().st_mtime_ns == stamp
 
 
+def test_a_run_killed_in_a_callback_before_the_backup_repeats_that_epoch(splits, tmp_path):
+    run = config(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(run, tmp_path, splits=splits, before_backup=[EpochRecorder(fail_after_epoch=1)], verbose=0)
+    recorder = EpochRecorder()
+    train.train(run, tmp_path, splits=splits, before_backup=[recorder], verbose=0)
+    assert recorder.epochs == [1, 2]  # The second epoch was not final when its callback was killed.
+    assert history_epochs(train.RunFiles(tmp_path)) == [0, 1, 2]
+
+
 def test_an_interrupted_run_resumes_from_its_last_epoch(splits, tmp_path):
     run = config(epochs=3)
     killer = EpochRecorder(fail_after_epoch=1)

@@ -116,13 +116,13 @@ def compare(
       every metric of the first epoch (`first_epoch`), the last epoch's
       training `loss`, and for auto-encoders `reconstruction_error` (mean
       absolute, validation images); and `knn_curve` where the run was
-      scored while training: `{"epoch", "knn_accuracy", "train_seconds"}`
-      per scoring, epochs counted from 1, seconds summed over the epochs so
-      far (the scoring's own time left out).
+      scored while training: `{"epochs", "knn_accuracy", "train_seconds"}`
+      per scoring (the epochs done, and the seconds they took: the
+      scoring's own time left out).
 
     Raises:
       ValueError: no settings or no seeds, or only pixels and no `splits`,
-        or a negative `knn_every`.
+        or a negative `knn_every`, or `knn_every` with a multi-worker run.
     """
     if knn_every < 0:
         raise ValueError(f"knn_every must be 0 (off) or a number of epochs, got {knn_every}")
@@ -252,51 +252,76 @@ def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data
     """Trains (or reads back) one run and measures its codes; the raw pixels when `config` is None."""
     if config is None:
         return _pixel_scores(splits, k)
+    if knn_every and config.distribute == "multiworker":
+        raise ValueError("knn_every scores a run trained on one machine; a cluster's workers share no files")
     # Every run starts from its own seed, whatever ran before it.
     keras.utils.set_random_seed(config.seed)
-    callbacks = [KnnCurve(train.RunFiles(workdir), splits, k, knn_every, config.epochs)] if knn_every else []
-    return measure(train.train(config, workdir, splits=splits, verbose=0, callbacks=callbacks), config, splits, k)
+    callbacks = [KnnCurve(train.RunFiles(workdir), splits, k, knn_every)] if knn_every else []
+    files = train.train(config, workdir, splits=splits, verbose=0, before_backup=callbacks)
+    scores = measure(files, config, splits, k)
+    if knn_every:
+        _check_curve(scores.get("knn_curve"), knn_every, config.epochs, workdir)
+    return scores
 
 
-# A run's scores while it trained (`KnnCurve`), beside its history.
-CURVE = "knn_curve.csv"
+def _check_curve(curve: list[dict] | None, every: int, epochs: int, workdir: pathlib.Path) -> None:
+    """Warns where a run's curve is not the one `every` asks for (a run trained before, or with another `every`)."""
+    due = [done for done in range(1, epochs + 1) if done % every == 0 or done == epochs]
+    if curve is None or [row["epochs"] for row in curve] != due:
+        logging.warning("%s was scored after epochs %s while training, not after every %d (%s): it was trained "
+                        "before, or with another knn_every; remove it to score it anew.", workdir,
+                        [row["epochs"] for row in curve or []], every, due)
 
 
 class KnnCurve(keras.callbacks.Callback):
     """Scores the model's codes (`knn_label_accuracy`) every few epochs and keeps the scores in a CSV file.
 
-    A row per scoring: the epoch (counted from 1), the score, and the
-    training seconds so far, summed from the run's history (so the time the
-    scoring takes is not counted, and a resumed run's earlier epochs are).
-    Put it after `latens.train.EpochCSVLogger` (as `train.train`'s extra
-    callbacks are), whose row of the epoch it reads. Like that logger it
-    drops rows of the epoch or later before writing, so a resumed run that
-    repeats an epoch replaces its row.
+    A row per scoring (`RunFiles.knn_curve`): the epochs done, the score,
+    and the training seconds so far, summed from the run's history (so the
+    time the scoring takes is not counted, and a resumed run's earlier
+    epochs are). Give it to `train.train` as `before_backup`: it then runs
+    after `latens.train.EpochCSVLogger`, whose row of the epoch it reads,
+    and before the backup that makes the epoch final, so a run killed while scoring repeats the epoch and its
+    scoring. Like that logger it drops rows of the epoch or later before
+    writing, so a repeated epoch replaces its row.
 
     Args:
-      files: the run's files: the scores go to `CURVE` in its folder.
+      files: the run's files.
       splits: the run's data: validation codes are scored among pool codes.
       k: neighbours.
-      every: score after every `every`-th epoch...
-      epochs: ...and after the last of this many.
+      every: score after every `every`-th epoch and the last.
+
+    Raises:
+      ValueError: `every` < 1.
     """
 
-    def __init__(self, files: train.RunFiles, splits: data.Splits, k: int, every: int, epochs: int):
+    FIELDS = ("epochs", "knn_accuracy", "train_seconds")
+
+    def __init__(self, files: train.RunFiles, splits: data.Splits, k: int, every: int):
         super().__init__()
-        self.path, self.history = files.workdir / CURVE, files.history
-        self.splits, self.k, self.every, self.epochs = splits, k, every, epochs
+        if every < 1:
+            raise ValueError(f"every must be a number of epochs, got {every}")
+        self.path, self.history = files.knn_curve, files.history
+        self.splits, self.k, self.every = splits, k, every
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        if done % self.every and done != self.epochs:
+        if done % self.every and done != self.params["epochs"]:
             return
         (pool_x, pool_y), (val_x, val_y) = self.splits.pool, self.splits.val
         score = knn_label_accuracy(self.model.encode(val_x), val_y, self.model.encode(pool_x), pool_y, self.k)
-        seconds = sum(float(row.get("seconds") or 0.0) for row in _rows(self.history) if int(row["epoch"]) <= epoch)
-        rows = [row for row in _rows(self.path) if int(row["epoch"]) < done]
-        rows.append({"epoch": done, "knn_accuracy": score, "train_seconds": round(seconds, 2)})
-        logging.info("Epoch %d: %d-NN accuracy %.4f after %.0f s of training", done, self.k, score, seconds)
-        fileio.write_text(self.path, _csv_text(rows))
+        seconds = sum(float(row.get("seconds") or 0.0) for row in _rows(self.history))
+        rows = [row for row in _rows(self.path) if int(row["epochs"]) < done]
+        rows.append({"epochs": done, "knn_accuracy": score, "train_seconds": round(seconds, 2)})
+        logging.info("After %d epochs: %d-NN accuracy %.4f, %.0f s of training", done, self.k, score, seconds)
+
+        def write(tmp):
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, self.FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
+
+        fileio.write_atomically(self.path, write)
 
 
 def _rows(path: pathlib.Path) -> list[dict]:
@@ -306,17 +331,12 @@ def _rows(path: pathlib.Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _csv_text(rows: list[dict]) -> str:
-    lines = [",".join(rows[0])] + [",".join(str(value) for value in row.values()) for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def read_curve(workdir: os.PathLike) -> list[dict] | None:
+def read_curve(files: train.RunFiles) -> list[dict] | None:
     """A run's `KnnCurve` rows as dicts of numbers, or None where it has none."""
-    rows = _rows(pathlib.Path(workdir) / CURVE)
+    rows = _rows(files.knn_curve)
     if not rows:
         return None
-    return [{"epoch": int(row["epoch"]), "knn_accuracy": float(row["knn_accuracy"]),
+    return [{"epochs": int(row["epochs"]), "knn_accuracy": float(row["knn_accuracy"]),
              "train_seconds": float(row["train_seconds"])} for row in rows]
 
 
@@ -347,7 +367,7 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
         scores["reconstruction_error"] = float(np.mean(model.reconstruction_error(val_x)))
     if "loss" in epochs[-1]:
         scores["loss"] = float(epochs[-1]["loss"])
-    curve = read_curve(files.workdir)
+    curve = read_curve(files)
     if curve is not None:
         scores["knn_curve"] = curve
     return scores
