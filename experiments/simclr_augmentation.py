@@ -6,7 +6,8 @@ and scores its embedding by the 5-NN label accuracy of validation images
 among pool images (`latens.research.latent_quality`). Runs are cached under
 `--workdir`; every run's config and scores go to `<workdir>/comparison.json`.
 With `--knn_every` a run is also scored while it trains, so one long run
-says how the score grows with the epochs and the seconds.
+says how the score grows with the epochs and the seconds; with `--by_layer`
+the encoder's other layers are scored too (`ContrastiveEncoder.layer_codes`).
 
     python experiments/simclr_augmentation.py --dataset=mnist --data_dir=../shared/datasets/mnist \
         --workdir=results/simclr_augmentation
@@ -65,6 +66,8 @@ _EPOCHS = flags.DEFINE_integer("epochs", 3, "Training epochs of every run.", low
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds of every setting.")
 _KNN_EVERY = flags.DEFINE_integer("knn_every", 0, "Also score every run after every this many epochs and the "
                                   "last while it trains (0: only once trained).", lower_bound=0)
+_BY_LAYER = flags.DEFINE_bool("by_layer", False, "Also score the encoder's other layers (the flattened conv maps, "
+                               "the embedding before its ReLU) once trained.")
 _SCHEDULE = flags.DEFINE_enum("learning_rate_schedule", "constant", list(train.SCHEDULES),
                               "Learning-rate schedule of every run.")
 
@@ -79,7 +82,7 @@ def main(argv):
         fields = {field: options.pop(field) for field in TRAINING if field in options}
         settings[name.replace(" ", "-").replace(",", "")] = dataclasses.replace(base, model_options=options, **fields)
     print(latent_quality.run_comparison(settings, [int(s) for s in _SEEDS.value], _WORKDIR.value,
-                                        knn_every=_KNN_EVERY.value))
+                                        knn_every=_KNN_EVERY.value, by_layer=_BY_LAYER.value))
 
 
 if __name__ == "__main__":

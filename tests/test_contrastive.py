@@ -87,6 +87,20 @@ def test_one_epoch_of_simclr_on_tiny_data(digits, tmp_path):
         sampling.select("ae-error", z, 5)
 
 
+def test_simclrs_other_layers_read_as_codes(digits):
+    keras.utils.set_random_seed(0)
+    model = models.build_representation("simclr", 16, **NARROW_SIMCLR)
+    flat, pre = (model.layer_codes(digits, layer, batch_size=40) for layer in ("flatten", "pre_activation"))
+    assert flat.shape == (96, 7 * 7 * 8) and pre.shape == (96, 16)
+    np.testing.assert_allclose(np.linalg.norm(flat, axis=1), 1.0, rtol=1e-5)
+    # The code is the pre-activation through the ReLU, normalised again.
+    relu = np.maximum(pre, 0.0)
+    np.testing.assert_allclose(relu / np.linalg.norm(relu, axis=1, keepdims=True), model.encode(digits), atol=1e-5)
+    np.testing.assert_array_equal(model.layer_codes(digits, "embedding"), model.encode(digits))
+    with pytest.raises(ValueError, match="layer must be one of flatten, pre_activation, embedding, got 'head'"):
+        model.layer_codes(digits, "head")
+
+
 def test_simclr_same_seed_same_first_step(digits):
     def one_step(seed):
         keras.utils.set_random_seed(seed)

@@ -162,3 +162,21 @@ def test_a_repeated_epoch_replaces_its_score_and_the_seconds_come_from_the_histo
     assert latent_quality.read_curve(files) is None and not files.knn_curve.exists()
     with pytest.raises(ValueError, match="every must be a number of epochs, got 0"):
         latent_quality.KnnCurve(files, splits, k=1, every=0)
+
+
+def test_a_comparison_scores_simclrs_other_layers_on_request(tmp_path):
+    splits = data.load("mnist_sample")
+    splits = data.Splits("tiny", tuple(a[:96] for a in splits.pool), tuple(a[:64] for a in splits.val), None,
+                         splits.class_names)
+    narrow = {"filters": [4, 8], "convs_per_block": 1, "projection_dim": 8}
+    settings = {"simclr": train.TrainConfig(ae="simclr", latent_dim=16, epochs=1, batch_size=32, precision="float32",
+                                            model_options=narrow),
+                "cae": train.TrainConfig(epochs=1, precision="float32", model_options=NARROW)}
+
+    rows = latent_quality.compare(settings, [0], tmp_path, splits=splits, k=3, by_layer=True)
+
+    layers = rows[0]["knn_by_layer"]
+    assert list(layers) == ["flatten", "pre_activation", "embedding"]
+    assert layers["embedding"] == rows[0]["knn_accuracy"] and all(0.0 <= v <= 1.0 for v in layers.values())
+    assert "knn_by_layer" not in rows[1]  # An auto-encoder has no such layers.
+    assert "knn_by_layer" not in latent_quality.compare(settings, [0], tmp_path, splits=splits, k=3)[0]

@@ -20,6 +20,11 @@ them across replicas; with one device there is no difference).
 
 It has no decoder, hence no reconstruction error: `reconstruction_error`
 raises `ValueError`, and so does `ae-error` on its codes.
+
+`layer_codes` reads two other layers of the encoder as codes, to measure
+what the embedding's ReLU keeps of them: the conv blocks' flattened maps (the
+representation SimCLR's authors evaluate, after their ResNet's last block)
+and the embedding layer before its ReLU.
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers as keras_layers
 
 from latens import losses, representations
 from latens.models import augment
-from latens.models.base import RepresentationModel
+from latens.models.base import RepresentationModel, map_batches, unit_float
 
 # The defaults, and why (README, "A contrastive encoder"): two conv blocks
 # of 32 and 64 filters give MNIST's 28x28 digits a 7x7x64 map; a 128-d
@@ -43,6 +49,8 @@ EMBEDDING_DIM = representations.SPECS["simclr"].latent_dim
 PROJECTION_DIM = 64
 TEMPERATURE = 0.2
 KERNEL_INITIALIZER = representations.SPECS["simclr"].kernel_initializer
+# The layers `layer_codes` reads, from the conv blocks to the code.
+LAYERS = ("flatten", "pre_activation", "embedding")
 # Streams of `RepresentationModel.step_seed`: training views draw from 1 and
 # 2, validation views from the fixed seeds (seed, 3) and (seed, 4).
 _VALIDATION_STREAMS = (3, 4)
@@ -112,6 +120,42 @@ class ContrastiveEncoder(RepresentationModel):
 
     def call(self, x, training=False):
         return self.code(x, training=training)
+
+    def layer_codes(self, x, layer: str, batch_size: int = 256) -> np.ndarray:
+        """L2-normalised outputs of one of the encoder's `LAYERS` for a set of images, streamed as `encode` is.
+
+        Args:
+          x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
+          layer: `flatten` (the last conv block's pooled maps, flattened),
+            `pre_activation` (the embedding layer before its ReLU) or
+            `embedding` (the code, as `encode` gives it).
+          batch_size: images per forward pass.
+
+        Returns:
+          float32 `[N, F]`: F is the flattened maps' size, or `latent_dim`.
+
+        Raises:
+          ValueError: an unknown layer.
+        """
+        if layer not in LAYERS:
+            raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+        if layer == "embedding":
+            return self.encode(x, batch_size)
+        return map_batches(lambda batch: self._layer_batch(batch, layer == "pre_activation"), x, batch_size)
+
+    @tf.function(reduce_retracing=True)
+    def _layer_batch(self, images, pre_activation: bool):
+        maps = unit_float(images)
+        for block in self.encoder.layers:
+            if block.name == "embedding":
+                break
+            if not isinstance(block, keras_layers.InputLayer):
+                maps = block(maps)
+        features = tf.cast(maps, tf.float32)
+        if pre_activation:
+            dense = self.encoder.get_layer("embedding")
+            features = tf.matmul(features, tf.cast(dense.kernel, tf.float32)) + tf.cast(dense.bias, tf.float32)
+        return tf.math.l2_normalize(features, axis=1)
 
     def per_example_losses(self, x, training=False):
         """NT-Xent of two views of every image, `{"loss": [B]}`."""

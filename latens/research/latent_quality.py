@@ -34,6 +34,7 @@ import numpy as np
 from absl import logging
 
 from latens import data, fileio, models, provenance, representations, train
+from latens.models import simclr
 from latens.research import grid, runner
 from latens.sampling.neighbours import NearestNeighbours
 
@@ -90,6 +91,7 @@ def compare(
     splits: data.Splits | None = None,
     k: int = 5,
     knn_every: int = 0,
+    by_layer: bool = False,
 ) -> list[dict]:
     """Trains (or reads back) one auto-encoder per setting and seed, and scores its codes.
 
@@ -105,6 +107,8 @@ def compare(
       knn_every: if positive, also score the codes after every `knn_every`-th
         epoch and the last one while training (`KnnCurve`); 0 scores only
         the finished run.
+      by_layer: also score the finished run's other layers, where its model
+        has them (SimCLR's `layer_codes`).
 
     Returns:
       One dict per run, settings outermost: `setting`, `seed`, the run's
@@ -118,7 +122,8 @@ def compare(
       absolute, validation images); and `knn_curve` where the run was
       scored while training: `{"epochs", "knn_accuracy", "train_seconds"}`
       per scoring (the epochs done, and the seconds they took: the
-      scoring's own time left out).
+      scoring's own time left out); with `by_layer`, `knn_by_layer`: layer
+      name -> the score of its L2-normalised outputs.
 
     Raises:
       ValueError: no settings or no seeds, or only pixels and no `splits`,
@@ -133,7 +138,7 @@ def compare(
         if first is None:
             raise ValueError("pixels alone need the data: pass splits")
         splits = data.load(first.dataset, first.data_dir, unbalanced=first.unbalanced)
-    comparison = SettingsComparison(settings, seeds, workdir, splits, k, knn_every=knn_every)
+    comparison = SettingsComparison(settings, seeds, workdir, splits, k, knn_every=knn_every, by_layer=by_layer)
     runner.run(comparison, desc="settings")
     return comparison.store.results()
 
@@ -170,12 +175,14 @@ class SettingsComparison:
       splits: data to train and score on.
       k: neighbours in `knn_label_accuracy`.
       knn_every: score the codes every so many epochs while training (0: never).
+      by_layer: score the finished runs' other layers too.
     """
 
     def __init__(self, settings: Mapping[str, train.TrainConfig | None], seeds: Sequence[int],
-                 workdir: str | os.PathLike, splits: data.Splits, k: int, *, knn_every: int = 0):
+                 workdir: str | os.PathLike, splits: data.Splits, k: int, *, knn_every: int = 0,
+                 by_layer: bool = False):
         self.settings, self.seeds, self.workdir, self.splits, self.k = settings, seeds, workdir, splits, k
-        self.knn_every = knn_every
+        self.knn_every, self.by_layer = knn_every, by_layer
         self.store = runner.Memory()
 
     def cells(self) -> list[tuple[str, int]]:
@@ -196,7 +203,7 @@ class SettingsComparison:
         """Trains (or reads back) the run and scores its codes; its row."""
         setting, seed = cell
         workdir = pathlib.Path(self.workdir) / setting / f"seed{seed}"
-        scores = _score(self._config(cell), workdir, self.splits, self.k, self.knn_every)
+        scores = _score(self._config(cell), workdir, self.splits, self.k, self.knn_every, self.by_layer)
         return {"setting": setting, "seed": seed, "config": self.cell_config(cell), **scores}
 
     def _config(self, cell: tuple[str, int]) -> train.TrainConfig | None:
@@ -248,7 +255,7 @@ class RepresentationComparison:
 
 
 def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data.Splits, k: int,
-           knn_every: int = 0) -> dict:
+           knn_every: int = 0, by_layer: bool = False) -> dict:
     """Trains (or reads back) one run and measures its codes; the raw pixels when `config` is None."""
     if config is None:
         return _pixel_scores(splits, k)
@@ -258,7 +265,7 @@ def _score(config: train.TrainConfig | None, workdir: pathlib.Path, splits: data
     keras.utils.set_random_seed(config.seed)
     callbacks = [KnnCurve(train.RunFiles(workdir), splits, k, knn_every)] if knn_every else []
     files = train.train(config, workdir, splits=splits, verbose=0, before_backup=callbacks)
-    scores = measure(files, config, splits, k)
+    scores = measure(files, config, splits, k, by_layer=by_layer)
     if knn_every:
         _check_curve(scores.get("knn_curve"), knn_every, config.epochs, workdir)
     return scores
@@ -348,9 +355,10 @@ def _pixel_scores(splits: data.Splits, k: int) -> dict:
             "dimension": int(pool_codes.shape[1]), "train_seconds": 0.0}
 
 
-def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Splits, k: int) -> dict:
+def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Splits, k: int, *,
+            by_layer: bool = False) -> dict:
     """The scores of a trained run's codes (see `compare`)."""
-    (_, pool_y), (val_x, val_y) = splits.pool, splits.val
+    (pool_x, pool_y), (val_x, val_y) = splits.pool, splits.val
     model = models.load(files.model)
     with open(files.history, newline="") as f:
         epochs = list(csv.DictReader(f))
@@ -367,6 +375,12 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
         scores["reconstruction_error"] = float(np.mean(model.reconstruction_error(val_x)))
     if "loss" in epochs[-1]:
         scores["loss"] = float(epochs[-1]["loss"])
+    if by_layer and hasattr(model, "layer_codes"):
+        scores["knn_by_layer"] = {
+            layer: knn_label_accuracy(model.layer_codes(val_x, layer), val_y, model.layer_codes(pool_x, layer),
+                                      pool_y, k)
+            for layer in simclr.LAYERS
+        }
     curve = read_curve(files)
     if curve is not None:
         scores["knn_curve"] = curve
@@ -399,13 +413,14 @@ def run_comparison(
     splits: data.Splits | None = None,
     k: int = 5,
     knn_every: int = 0,
+    by_layer: bool = False,
 ) -> str:
     """`compare`, then `<workdir>/comparison.json` (every run, with its config, k and the versions).
 
     Returns:
       `summary_table` of the runs.
     """
-    rows = compare(settings, seeds, workdir, splits=splits, k=k, knn_every=knn_every)
+    rows = compare(settings, seeds, workdir, splits=splits, k=k, knn_every=knn_every, by_layer=by_layer)
     report = {"k": k, "seeds": [int(s) for s in seeds], "versions": provenance.versions(), "runs": rows}
     if knn_every:
         report["knn_every"] = knn_every
