@@ -82,6 +82,7 @@ def test_compare_scores_every_setting_and_seed_and_reads_back(tmp_path):
         assert (run_dir / "DONE").exists()
         with np.load(run_dir / "embeddings.npz") as f:
             assert run["code_std"] == pytest.approx(float(np.std(f["z"], axis=0).min()))
+            assert run["dead_dimensions"] == int(np.sum(f["z"].max(axis=0) == f["z"].min(axis=0)))
     assert "| cae | 2 |" in table and "| tsne-kl1 | 2 |" in table
     # A second call trains nothing and gives the same scores.
     models = sorted(tmp_path.glob("*/seed*/model.keras"))

@@ -116,7 +116,9 @@ def compare(
       among pool codes), `dimension` (of the codes), `train_seconds` (the
       sum of the epochs' wall-clock seconds), and for trained models
       `code_std` (the pool codes' smallest standard deviation over the
-      dimensions: near 0 where codes collapsed onto a point or a line),
+      dimensions: near 0 where codes collapsed onto a point or a line) and
+      `dead_dimensions` (how many of them are the same for every pool
+      image: a unit no image moves, such as a ReLU that is 0 for all),
       every metric of the first epoch (`first_epoch`), the last epoch's
       training `loss`, and for auto-encoders `reconstruction_error` (mean
       absolute, validation images); and `knn_curve` where the run was
@@ -368,6 +370,7 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
         "knn_accuracy": knn_label_accuracy(model.encode(val_x), val_y, pool_codes, pool_y, k),
         "dimension": int(pool_codes.shape[1]),
         "code_std": float(np.min(np.std(pool_codes, axis=0))),
+        "dead_dimensions": int(np.sum(np.ptp(pool_codes, axis=0) == 0)),
         "train_seconds": float(sum(float(row.get("seconds") or 0.0) for row in epochs)),
         "first_epoch": {key: float(value) for key, value in epochs[0].items() if value not in ("", None)},
     }
