@@ -13,7 +13,8 @@ images says what the setting costs the decoder.
 and a finished run is read back) and scores each; a setting without a
 config (None) scores the raw pixels; with `knn_every` it also scores the
 codes every so many epochs during training (`KnnCurve`), so one long run says
-how the score grows with training time. `compare_representations` does the same
+how the score grows with training time, and with `by_layer` it scores
+SimCLR's layers before its code too. `compare_representations` does the same
 for representations through a grid's cache. Both are experiments of
 `latens.research.runner` (`SettingsComparison`, `RepresentationComparison`)
 whose results are kept in memory (`runner.Memory`): the models cache
@@ -290,9 +291,10 @@ class KnnCurve(keras.callbacks.Callback):
     time the scoring takes is not counted, and a resumed run's earlier
     epochs are). Give it to `train.train` as `before_backup`: it then runs
     after `latens.train.EpochCSVLogger`, whose row of the epoch it reads,
-    and before the backup that makes the epoch final, so a run killed while scoring repeats the epoch and its
-    scoring. Like that logger it drops rows of the epoch or later before
-    writing, so a repeated epoch replaces its row.
+    and before the backup that makes the epoch final, so a run killed
+    while scoring repeats the epoch and its scoring. Like that logger it
+    drops rows of the epoch or later before writing, so a repeated epoch
+    replaces its row.
 
     Args:
       files: the run's files.
