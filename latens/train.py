@@ -239,26 +239,36 @@ class EpochCSVLogger(keras.callbacks.Callback):
         self.started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        rows = [row for row in self._read() if int(row["epoch"]) < epoch]
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         if self.started is not None:
             row["seconds"] = round(time.monotonic() - self.started, 2)
-        rows.append(row)
-        fields = list(dict.fromkeys(k for row in rows for k in row))
+        write_epoch_row(self.path, "epoch", row)
 
-        def write(tmp):
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fields)
-                writer.writeheader()
-                writer.writerows(rows)
 
-        fileio.write_atomically(self.path, write)
+def read_csv_rows(path: os.PathLike) -> list[dict]:
+    """A CSV file's rows, as dicts of strings; none where the file does not exist."""
+    if not pathlib.Path(path).exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
-    def _read(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        with open(self.path, newline="") as f:
-            return list(csv.DictReader(f))
+
+def write_epoch_row(path: os.PathLike, key: str, row: dict) -> None:
+    """Rewrites a CSV file of one row per epoch (atomically) with `row` as its last.
+
+    Rows whose `key` is `row[key]` or more go first, so an epoch that a
+    resumed run repeats replaces its row instead of duplicating it.
+    """
+    rows = [old for old in read_csv_rows(path) if int(old[key]) < row[key]] + [row]
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    fileio.write_atomically(path, write)
 
 
 def train(

@@ -23,7 +23,6 @@ themselves, and their scores are measured again at every call. It is what
 `experiments/simclr_augmentation.py` and `experiments/representations.py` run.
 """
 
-import csv
 import dataclasses
 import json
 import os
@@ -306,8 +305,6 @@ class KnnCurve(keras.callbacks.Callback):
       ValueError: `every` < 1.
     """
 
-    FIELDS = ("epochs", "knn_accuracy", "train_seconds")
-
     def __init__(self, files: train.RunFiles, splits: data.Splits, k: int, every: int):
         super().__init__()
         if every < 1:
@@ -321,30 +318,15 @@ class KnnCurve(keras.callbacks.Callback):
             return
         (pool_x, pool_y), (val_x, val_y) = self.splits.pool, self.splits.val
         score = knn_label_accuracy(self.model.encode(val_x), val_y, self.model.encode(pool_x), pool_y, self.k)
-        seconds = sum(float(row.get("seconds") or 0.0) for row in _rows(self.history))
-        rows = [row for row in _rows(self.path) if int(row["epochs"]) < done]
-        rows.append({"epochs": done, "knn_accuracy": score, "train_seconds": round(seconds, 2)})
+        seconds = sum(float(row.get("seconds") or 0.0) for row in train.read_csv_rows(self.history))
         logging.info("After %d epochs: %d-NN accuracy %.4f, %.0f s of training", done, self.k, score, seconds)
-
-        def write(tmp):
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, self.FIELDS)
-                writer.writeheader()
-                writer.writerows(rows)
-
-        fileio.write_atomically(self.path, write)
-
-
-def _rows(path: pathlib.Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        train.write_epoch_row(self.path, "epochs",
+                              {"epochs": done, "knn_accuracy": score, "train_seconds": round(seconds, 2)})
 
 
 def read_curve(files: train.RunFiles) -> list[dict] | None:
     """A run's `KnnCurve` rows as dicts of numbers, or None where it has none."""
-    rows = _rows(files.knn_curve)
+    rows = train.read_csv_rows(files.knn_curve)
     if not rows:
         return None
     return [{"epochs": int(row["epochs"]), "knn_accuracy": float(row["knn_accuracy"]),
@@ -364,8 +346,7 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
     """The scores of a trained run's codes (see `compare`)."""
     (pool_x, pool_y), (val_x, val_y) = splits.pool, splits.val
     model = models.load(files.model)
-    with open(files.history, newline="") as f:
-        epochs = list(csv.DictReader(f))
+    epochs = train.read_csv_rows(files.history)
     with np.load(files.embeddings) as f:
         pool_codes = f["z"]
     scores = {
@@ -381,9 +362,10 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
     if "loss" in epochs[-1]:
         scores["loss"] = float(epochs[-1]["loss"])
     if by_layer and hasattr(model, "layer_codes"):
+        # The code's own score is the one above; the other layers' codes are computed anew.
         scores["knn_by_layer"] = {
-            layer: knn_label_accuracy(model.layer_codes(val_x, layer), val_y, model.layer_codes(pool_x, layer),
-                                      pool_y, k)
+            layer: scores["knn_accuracy"] if layer == "embedding" else knn_label_accuracy(
+                model.layer_codes(val_x, layer), val_y, model.layer_codes(pool_x, layer), pool_y, k)
             for layer in simclr.LAYERS
         }
     curve = read_curve(files)
