@@ -97,6 +97,8 @@ class Spec:
       seeded: whether its model takes the run's `seed` (noise, augmentation, sampling).
       widths: its network's layer widths at width 1, the options that
         `Training.width` scales (none: it has no network).
+      code_layers: the layers its code may be read from (`Training.code_layer`),
+        its own first (none: one only).
     """
 
     kind: str
@@ -111,6 +113,7 @@ class Spec:
     kernel_initializer: str | None = None
     seeded: bool = False
     widths: dict = dataclasses.field(default_factory=dict)
+    code_layers: tuple[str, ...] = ()
 
     @property
     def viewed(self) -> bool:
@@ -138,13 +141,16 @@ SPECS: dict[str, Spec] = {
         # since every image is contrasted with the rest of its batch.
         Spec("simclr", "latens.models.simclr:ContrastiveEncoder", latent_dim=128, batch_size=256,
              options=("filters", "convs_per_block", "projection_dim", "temperature", "kernel_initializer",
-                      "augmentation"),
-             min_batch=_two, kernel_initializer="he_uniform", seeded=True, widths=SIMCLR_WIDTHS),
+                      "augmentation", "code_layer"),
+             min_batch=_two, kernel_initializer="he_uniform", seeded=True, widths=SIMCLR_WIDTHS,
+             code_layers=("embedding", "pre_activation")),
         # Pixel PCA: 50 principal components, fitted without epochs.
         Spec("pca", "latens.models.pca:PixelPCA", latent_dim=50, epochs=1, trained=False, seeded=True),
     )
 }
 KINDS = tuple(SPECS)
+# Every kind's choices of the layer its code is read from.
+CODE_LAYERS = tuple(dict.fromkeys(layer for spec_ in SPECS.values() for layer in spec_.code_layers))
 AUTOENCODERS = tuple(kind for kind, spec in SPECS.items() if spec.reconstructs)
 # Kinds whose codes come with a reconstruction error (for `ae-error`).
 RECONSTRUCTING = AUTOENCODERS
@@ -196,9 +202,13 @@ class Training:
         views (`IMAGE_KINDS`): digits (centred glyphs, which a mirror
         changes: the model's defaults) or objects (garments, products,
         photos of things: flipped, not turned). Kinds without views ignore it.
+      code_layer: the layer the codes are read from, for a kind that offers
+        a choice (`Spec.code_layers`; SimCLR's embedding after its ReLU, or
+        `pre_activation`); none: the kind's own. Other kinds ignore it.
     """
 
-    CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS), "image_kind": tuple(IMAGE_KINDS)}
+    CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS), "image_kind": tuple(IMAGE_KINDS),
+                               "code_layer": (None, *CODE_LAYERS)}
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -207,6 +217,7 @@ class Training:
     options: dict = dataclasses.field(default_factory=dict)
     train_size: int = 0
     image_kind: str = "digits"
+    code_layer: str | None = None
 
     def __post_init__(self):
         checks.choices(self)
@@ -224,8 +235,8 @@ class Training:
         """The options of `kind`'s model that these settings set (a kind without a network has none).
 
         Only what differs from the model's own defaults is named (a width of
-        1, no initializer and digits name nothing), so a config lists what
-        shaped it.
+        1, no initializer, digits and the kind's own code layer name
+        nothing), so a config lists what shaped it.
         """
         kind_spec = spec(kind)
         if not kind_spec.widths:
@@ -233,7 +244,9 @@ class Training:
         widths = scale(kind_spec.widths, self.width) if self.width != 1 else {}
         initializer = {"kernel_initializer": self.kernel_initializer} if self.kernel_initializer else {}
         views = copy.deepcopy(IMAGE_KINDS[self.image_kind]) if kind_spec.viewed else {}
-        return {**widths, **initializer, **views, **self.options}
+        other_layer = kind_spec.code_layers and self.code_layer not in (None, kind_spec.code_layers[0])
+        layer = {"code_layer": self.code_layer} if other_layer else {}
+        return {**widths, **initializer, **views, **layer, **self.options}
 
 
 def scale(widths: dict[str, tuple[int, ...]], width: float) -> dict[str, tuple[int, ...]]:

@@ -101,6 +101,26 @@ def test_simclrs_other_layers_read_as_codes(digits):
         model.layer_codes(digits, "head")
 
 
+def test_a_code_before_the_relu_trains_the_same_network_and_reads_its_pre_activation(digits):
+    def one_step(**options):
+        keras.utils.set_random_seed(0)
+        model = models.build_representation("simclr", 16, seed=0, **NARROW_SIMCLR, **options)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        loss = float(model.train_on_batch(digits[:32].astype(np.float32) / 255.0, return_dict=True)["loss"])
+        return model, loss
+
+    (after, after_loss), (before, before_loss) = one_step(), one_step(code_layer="pre_activation")
+    # The ReLU moved into the head: the same weights, the same loss, the same step.
+    assert before_loss == pytest.approx(after_loss, rel=1e-6)
+    for a, b in zip(after.get_weights(), before.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(before.encode(digits), after.layer_codes(digits, "pre_activation"), atol=1e-5)
+    np.testing.assert_allclose(before.layer_codes(digits, "embedding"), after.encode(digits), atol=1e-5)
+    assert (before.encode(digits) < 0).any() and not (after.encode(digits) < 0).any()
+    with pytest.raises(ValueError, match="code_layer must be one of embedding, pre_activation, got 'flatten'"):
+        models.build_representation("simclr", 16, code_layer="flatten", **NARROW_SIMCLR)
+
+
 def test_simclr_same_seed_same_first_step(digits):
     def one_step(seed):
         keras.utils.set_random_seed(seed)

@@ -111,10 +111,23 @@ def test_image_kind_sets_the_views_of_a_contrastive_encoder_only():
     assert model.augmentation.flip and model.options["temperature"] == 0.05
 
 
+def test_code_layer_reads_a_contrastive_encoders_code_before_its_relu_and_no_other_kinds():
+    before = representations.Training(code_layer="pre_activation")
+    assert before.model_options("simclr") == {"code_layer": "pre_activation"}
+    # The kind's own layer is its default, so runs stored before code_layer keep their configs.
+    assert representations.Training(code_layer="embedding").model_options("simclr") == {}
+    for kind in ("cae", "vae", "tsne", "pca"):
+        assert before.model_options(kind) == {}
+    trained = study.protocol_config(from_flags(study.StudyConfig, "--simclr_code_layer=pre_activation"), "linear")
+    assert study_run(trained, "simclr").model_options == {"code_layer": "pre_activation"}
+
+
 @pytest.mark.parametrize("field, value, match", [("width", 0, "width must be positive"),
                                                  ("epochs", -1, "epochs must be positive"),
                                                  ("kernel_initializer", "ones", "kernel_initializer must be one of"),
-                                                 ("image_kind", "faces", "image_kind must be one of digits, objects")])
+                                                 ("image_kind", "faces", "image_kind must be one of digits, objects"),
+                                                 ("code_layer", "head",
+                                                  "unknown code_layer .head.; code_layer must be one of embedding, pre_activation")])
 def test_training_refuses_bad_settings(field, value, match):
     with pytest.raises(ValueError, match=match):
         representations.Training(**{field: value})

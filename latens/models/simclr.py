@@ -21,10 +21,13 @@ them across replicas; with one device there is no difference).
 It has no decoder, hence no reconstruction error: `reconstruction_error`
 raises `ValueError`, and so does `ae-error` on its codes.
 
-`layer_codes` reads two other layers of the encoder as codes, to measure
-what the embedding's ReLU keeps of them: the conv blocks' flattened maps (the
+`layer_codes` reads the encoder's other layers as codes, to measure what the
+embedding's ReLU keeps of them: the conv blocks' flattened maps (the
 representation SimCLR's authors evaluate, after their ResNet's last block)
-and the embedding layer before its ReLU.
+and the embedding layer before its ReLU. `code_layer="pre_activation"`
+makes the latter the code: the ReLU moves to the head's input, so training
+computes the same function with the same weights, and only what `code`
+returns changes.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ TEMPERATURE = 0.2
 KERNEL_INITIALIZER = representations.SPECS["simclr"].kernel_initializer
 # The layers `layer_codes` reads, from the conv blocks to the code.
 LAYERS = ("flatten", "pre_activation", "embedding")
+# The layers the code may be read from (`code_layer`): the embedding after its
+# ReLU (SimCLR's), or before it.
+CODE_LAYERS = representations.SPECS["simclr"].code_layers
 # Streams of `RepresentationModel.step_seed`: training views draw from 1 and
 # 2, validation views from the fixed seeds (seed, 3) and (seed, 4).
 _VALIDATION_STREAMS = (3, 4)
@@ -76,6 +82,7 @@ class ContrastiveEncoder(RepresentationModel):
         temperature: float = TEMPERATURE,
         kernel_initializer: str = KERNEL_INITIALIZER,
         augmentation: dict | None = None,
+        code_layer: str = CODE_LAYERS[0],
         seed: int = 0,
         **kwargs,
     ):
@@ -90,32 +97,40 @@ class ContrastiveEncoder(RepresentationModel):
           temperature: NT-Xent's temperature.
           kernel_initializer: initializer of every ReLU layer (He's: ReLU stacks).
           augmentation: `augment.Augmentation` fields to change.
+          code_layer: what `code` returns, one of `CODE_LAYERS`: the
+            embedding after its ReLU, or before it (`pre_activation`: the
+            ReLU is then the head's first layer).
           seed: seed of the views.
           **kwargs: `keras.Model` arguments.
         """
         super().__init__(**kwargs)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if code_layer not in CODE_LAYERS:
+            raise ValueError(f"code_layer must be one of {', '.join(CODE_LAYERS)}, got {code_layer!r}")
         self.image_shape = tuple(input_shape)
         self.latent_dim = latent_dim
         self.seed = seed
         self.options = {
             "filters": tuple(filters), "convs_per_block": convs_per_block, "projection_dim": projection_dim,
             "temperature": float(temperature), "kernel_initializer": kernel_initializer,
-            "augmentation": dict(augmentation or {}),
+            "augmentation": dict(augmentation or {}), "code_layer": code_layer,
         }
         self.augmentation = augment.Augmentation(**self.options["augmentation"])
         relu = {"activation": "relu", "kernel_initializer": kernel_initializer}
-        self.encoder = _build_encoder(self.image_shape, latent_dim, tuple(filters), convs_per_block, relu)
+        pre_activation = code_layer == "pre_activation"
+        self.encoder = _build_encoder(self.image_shape, latent_dim, tuple(filters), convs_per_block, relu,
+                                      pre_activation)
         self.head = keras.Sequential([
             keras.Input((latent_dim,)),
+            *([keras_layers.ReLU(name="embedding_relu")] if pre_activation else []),
             keras_layers.Dense(latent_dim, **relu, name="hidden"),
             keras_layers.Dense(projection_dim, dtype="float32", name="projection"),
         ], name="head")
         self.built = True
 
     def code(self, x, training=False):
-        """L2-normalised embeddings `[N, latent_dim]` of float images in [0, 1]."""
+        """L2-normalised embeddings `[N, latent_dim]` of float images in [0, 1] (at `code_layer`)."""
         return tf.math.l2_normalize(tf.cast(self.encoder(x, training=training), tf.float32), axis=1)
 
     def call(self, x, training=False):
@@ -128,7 +143,8 @@ class ContrastiveEncoder(RepresentationModel):
           x: images `[N, H, W, C]`, uint8 in [0, 255] or float in [0, 1].
           layer: `flatten` (the last conv block's pooled maps, flattened),
             `pre_activation` (the embedding layer before its ReLU) or
-            `embedding` (the code, as `encode` gives it).
+            `embedding` (after it). The code's own layer (`code_layer`) is
+            read as `encode` gives it.
           batch_size: images per forward pass.
 
         Returns:
@@ -139,12 +155,12 @@ class ContrastiveEncoder(RepresentationModel):
         """
         if layer not in LAYERS:
             raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
-        if layer == "embedding":
+        if layer == self.options["code_layer"]:
             return self.encode(x, batch_size)
-        return map_batches(lambda batch: self._layer_batch(batch, layer == "pre_activation"), x, batch_size)
+        return map_batches(lambda batch: self._layer_batch(batch, layer), x, batch_size)
 
     @tf.function(reduce_retracing=True)
-    def _layer_batch(self, images, pre_activation: bool):
+    def _layer_batch(self, images, layer: str):
         maps = unit_float(images)
         for block in self.encoder.layers:
             if block.name == "embedding":
@@ -152,9 +168,12 @@ class ContrastiveEncoder(RepresentationModel):
             if not isinstance(block, keras_layers.InputLayer):
                 maps = block(maps)
         features = tf.cast(maps, tf.float32)
-        if pre_activation:
+        if layer != "flatten":
+            # The embedding layer's affine map by hand: its own call would apply its ReLU, if it has one.
             dense = self.encoder.get_layer("embedding")
             features = tf.matmul(features, tf.cast(dense.kernel, tf.float32)) + tf.cast(dense.bias, tf.float32)
+        if layer == "embedding":
+            features = tf.nn.relu(features)
         return tf.math.l2_normalize(features, axis=1)
 
     def per_example_losses(self, x, training=False):
@@ -176,7 +195,7 @@ class ContrastiveEncoder(RepresentationModel):
                 "seed": self.seed, **options}
 
 
-def _build_encoder(input_shape, latent_dim, filters, convs_per_block, relu) -> keras.Model:
+def _build_encoder(input_shape, latent_dim, filters, convs_per_block, relu, pre_activation=False) -> keras.Model:
     factor = 2 ** len(filters)
     if len(input_shape) != 3 or input_shape[0] % factor or input_shape[1] % factor:
         raise ValueError(f"with {len(filters)} conv blocks the image height and width must be multiples of "
@@ -188,6 +207,7 @@ def _build_encoder(input_shape, latent_dim, filters, convs_per_block, relu) -> k
             x = keras_layers.Conv2D(width, 3, padding="same", **relu, name=f"block{block + 1}_conv{i + 1}")(x)
         x = keras_layers.MaxPooling2D(2, name=f"pool{block + 1}")(x)
     x = keras_layers.Flatten(name="flatten")(x)
-    embedding = keras_layers.Dense(latent_dim, **relu, dtype="float32", name="embedding")(x)
+    activation = {**relu, "activation": None} if pre_activation else relu
+    embedding = keras_layers.Dense(latent_dim, **activation, dtype="float32", name="embedding")(x)
     return keras.Model(images, embedding, name="encoder")
 

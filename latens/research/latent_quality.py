@@ -364,7 +364,7 @@ def measure(files: train.RunFiles, config: train.TrainConfig, splits: data.Split
     if by_layer and hasattr(model, "layer_codes"):
         # The code's own score is the one above; the other layers' codes are computed anew.
         scores["knn_by_layer"] = {
-            layer: scores["knn_accuracy"] if layer == "embedding" else knn_label_accuracy(
+            layer: scores["knn_accuracy"] if layer == model.options["code_layer"] else knn_label_accuracy(
                 model.layer_codes(val_x, layer), val_y, model.layer_codes(pool_x, layer), pool_y, k)
             for layer in simclr.LAYERS
         }
