@@ -32,7 +32,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7.0", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.0"],
+        "test": ["pytest>=7.0", "pytest-xdist>=3.0", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.0"],
     },
     entry_points={
         "console_scripts": ["latens-select=latens.select.cli:run"],

@@ -15,6 +15,16 @@ from PIL import Image
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# Each worker holds a TensorFlow of its own (about 1.5 GB while a test trains).
+_MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one worker per core this process may use, at most `_MAX_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, _MAX_WORKERS))
+
+
 def _dataset_dir(subfolder: str) -> str:
     root = os.environ.get("LATENS_DATA_DIR")
     if not root:
