@@ -143,7 +143,7 @@ SPECS: dict[str, Spec] = {
              options=("filters", "convs_per_block", "projection_dim", "temperature", "kernel_initializer",
                       "augmentation", "code_layer"),
              min_batch=_two, kernel_initializer="he_uniform", seeded=True, widths=SIMCLR_WIDTHS,
-             code_layers=("embedding", "pre_activation")),
+             code_layers=("embedding", "pre_activation", "flatten")),
         # Pixel PCA: 50 principal components, fitted without epochs.
         Spec("pca", "latens.models.pca:PixelPCA", latent_dim=50, epochs=1, trained=False, seeded=True),
     )
@@ -203,8 +203,9 @@ class Training:
         changes: the model's defaults) or objects (garments, products,
         photos of things: flipped, not turned). Kinds without views ignore it.
       code_layer: the layer the codes are read from, for a kind that offers
-        a choice (`Spec.code_layers`; SimCLR's embedding after its ReLU, or
-        `pre_activation`); none: the kind's own. Other kinds ignore it.
+        a choice (`Spec.code_layers`; SimCLR's embedding after its ReLU,
+        `pre_activation` or the conv maps, `flatten`); none: the kind's own.
+        Other kinds ignore it.
     """
 
     CHOICES: ClassVar[dict] = {"kernel_initializer": (None, *INITIALIZERS), "image_kind": tuple(IMAGE_KINDS),

@@ -477,7 +477,8 @@ def _check_room(model, config: TrainConfig, files: RunFiles, count: int) -> None
     Each of the saved model and the `backup.KEEP` epoch backups holds the
     weights and Adam's two moments, in float32.
     """
-    needed = 4 * (3 * model.count_params() * (1 + backup.KEEP) + count * (config.latent_dim + 1))
+    code_dim = getattr(model, "code_dim", config.latent_dim)
+    needed = 4 * (3 * model.count_params() * (1 + backup.KEEP) + count * (code_dim + 1))
     fileio.check_room(files.workdir, needed, "the model, its backups and the codes")
 
 

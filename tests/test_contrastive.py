@@ -101,7 +101,8 @@ def test_simclrs_other_layers_read_as_codes(digits):
         model.layer_codes(digits, "head")
 
 
-def test_a_code_before_the_relu_trains_the_same_network_and_reads_its_pre_activation(digits):
+@pytest.mark.parametrize("layer, dim", [("pre_activation", 16), ("flatten", 7 * 7 * 8)])
+def test_a_code_at_another_layer_trains_the_same_network_and_reads_that_layer(digits, layer, dim):
     def one_step(**options):
         keras.utils.set_random_seed(0)
         model = models.build_representation("simclr", 16, seed=0, **NARROW_SIMCLR, **options)
@@ -109,16 +110,21 @@ def test_a_code_before_the_relu_trains_the_same_network_and_reads_its_pre_activa
         loss = float(model.train_on_batch(digits[:32].astype(np.float32) / 255.0, return_dict=True)["loss"])
         return model, loss
 
-    (after, after_loss), (before, before_loss) = one_step(), one_step(code_layer="pre_activation")
-    # The ReLU moved into the head: the same weights, the same loss, the same step.
-    assert before_loss == pytest.approx(after_loss, rel=1e-6)
-    for a, b in zip(after.get_weights(), before.get_weights()):
+    (default, default_loss), (other, other_loss) = one_step(), one_step(code_layer=layer)
+    # Only the reading moved: the same weights, the same loss, the same step.
+    assert other_loss == pytest.approx(default_loss, rel=1e-6)
+    for a, b in zip(default.get_weights(), other.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(before.encode(digits), after.layer_codes(digits, "pre_activation"), atol=1e-5)
-    np.testing.assert_allclose(before.layer_codes(digits, "embedding"), after.encode(digits), atol=1e-5)
-    assert (before.encode(digits) < 0).any() and not (after.encode(digits) < 0).any()
-    with pytest.raises(ValueError, match="code_layer must be one of embedding, pre_activation, got 'flatten'"):
-        models.build_representation("simclr", 16, code_layer="flatten", **NARROW_SIMCLR)
+    codes = other.encode(digits)
+    assert codes.shape == (96, dim) and other.code_dim == dim and default.code_dim == 16
+    np.testing.assert_allclose(codes, default.layer_codes(digits, layer), atol=1e-5)
+    np.testing.assert_allclose(other.layer_codes(digits, "embedding"), default.encode(digits), atol=1e-5)
+    assert (codes < 0).any() == (layer == "pre_activation")
+
+
+def test_simclr_refuses_an_unknown_code_layer():
+    with pytest.raises(ValueError, match="code_layer must be one of embedding, pre_activation, flatten, got 'head'"):
+        models.build_representation("simclr", 16, code_layer="head", **NARROW_SIMCLR)
 
 
 def test_simclr_same_seed_same_first_step(digits):

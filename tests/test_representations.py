@@ -127,7 +127,7 @@ def test_code_layer_reads_a_contrastive_encoders_code_before_its_relu_and_no_oth
                                                  ("kernel_initializer", "ones", "kernel_initializer must be one of"),
                                                  ("image_kind", "faces", "image_kind must be one of digits, objects"),
                                                  ("code_layer", "head",
-                                                  "unknown code_layer .head.; code_layer must be one of embedding, pre_activation")])
+                                                  "unknown code_layer .head.; code_layer must be one of embedding, pre_activation, flatten")])
 def test_training_refuses_bad_settings(field, value, match):
     with pytest.raises(ValueError, match=match):
         representations.Training(**{field: value})

@@ -24,10 +24,10 @@ raises `ValueError`, and so does `ae-error` on its codes.
 `layer_codes` reads the encoder's other layers as codes, to measure what the
 embedding's ReLU keeps of them: the conv blocks' flattened maps (the
 representation SimCLR's authors evaluate, after their ResNet's last block)
-and the embedding layer before its ReLU. `code_layer="pre_activation"`
-makes the latter the code: the ReLU moves to the head's input, so training
-computes the same function with the same weights, and only what `code`
-returns changes.
+and the embedding layer before its ReLU. `code_layer` makes either the
+code: `pre_activation` moves the ReLU to the head's input and `flatten`
+reads the maps the embedding layer takes, so training computes the same
+function with the same weights, and only what `code` returns changes.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ KERNEL_INITIALIZER = representations.SPECS["simclr"].kernel_initializer
 # The layers `layer_codes` reads, from the conv blocks to the code.
 LAYERS = ("flatten", "pre_activation", "embedding")
 # The layers the code may be read from (`code_layer`): the embedding after its
-# ReLU (SimCLR's), or before it.
+# ReLU (SimCLR's), before it, or the conv blocks' flattened maps.
 CODE_LAYERS = representations.SPECS["simclr"].code_layers
 # Streams of `RepresentationModel.step_seed`: training views draw from 1 and
 # 2, validation views from the fixed seeds (seed, 3) and (seed, 4).
@@ -98,8 +98,10 @@ class ContrastiveEncoder(RepresentationModel):
           kernel_initializer: initializer of every ReLU layer (He's: ReLU stacks).
           augmentation: `augment.Augmentation` fields to change.
           code_layer: what `code` returns, one of `CODE_LAYERS`: the
-            embedding after its ReLU, or before it (`pre_activation`: the
-            ReLU is then the head's first layer).
+            embedding after its ReLU, before it (`pre_activation`: the ReLU
+            is then the head's first layer), or the last conv block's
+            flattened maps (`flatten`: codes of H W C / 4 ** len(filters)
+            dimensions, `code_dim`).
           seed: seed of the views.
           **kwargs: `keras.Model` arguments.
         """
@@ -129,9 +131,29 @@ class ContrastiveEncoder(RepresentationModel):
         ], name="head")
         self.built = True
 
+    @property
+    def code_dim(self) -> int:
+        """The size of a code: `latent_dim`, or the flattened maps' size for `code_layer="flatten"`."""
+        if self.options["code_layer"] == "flatten":
+            return int(self.encoder.get_layer("flatten").output.shape[-1])
+        return self.latent_dim
+
     def code(self, x, training=False):
-        """L2-normalised embeddings `[N, latent_dim]` of float images in [0, 1] (at `code_layer`)."""
-        return tf.math.l2_normalize(tf.cast(self.encoder(x, training=training), tf.float32), axis=1)
+        """L2-normalised codes `[N, code_dim]` of float images in [0, 1], read at `code_layer`."""
+        if self.options["code_layer"] == "flatten":
+            features = self._maps(x, training=training)
+        else:
+            features = self.encoder(x, training=training)
+        return tf.math.l2_normalize(tf.cast(features, tf.float32), axis=1)
+
+    def _maps(self, x, training=False):
+        """The flattened maps of the last conv block `[N, F]`: the encoder's layers up to its embedding."""
+        for block in self.encoder.layers:
+            if block.name == "embedding":
+                break
+            if not isinstance(block, keras_layers.InputLayer):
+                x = block(x, training=training)
+        return x
 
     def call(self, x, training=False):
         return self.code(x, training=training)
@@ -161,13 +183,7 @@ class ContrastiveEncoder(RepresentationModel):
 
     @tf.function(reduce_retracing=True)
     def _layer_batch(self, images, layer: str):
-        maps = unit_float(images)
-        for block in self.encoder.layers:
-            if block.name == "embedding":
-                break
-            if not isinstance(block, keras_layers.InputLayer):
-                maps = block(maps)
-        features = tf.cast(maps, tf.float32)
+        features = tf.cast(self._maps(unit_float(images)), tf.float32)
         if layer != "flatten":
             # The embedding layer's affine map by hand: its own call would apply its ReLU, if it has one.
             dense = self.encoder.get_layer("embedding")
