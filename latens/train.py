@@ -392,7 +392,7 @@ def _train(config: TrainConfig, files: RunFiles, splits: data.Splits | None, cal
             model.fit_pixels(x_train)
             fileio.write_text(files.history, f"epoch,seconds\n0,{time.monotonic() - fitting:.2f}\n")
         else:
-            _check_room(model, config, files, len(x_pool))
+            _check_room(model, files, len(x_pool))
             _fit(model, strategy, config, files, x_train, splits.val[0], verbose, callbacks, before_backup)
         fileio.write_atomically(files.model, model.save)
         embedding = time.monotonic()
@@ -471,14 +471,13 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int):
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
 
 
-def _check_room(model, config: TrainConfig, files: RunFiles, count: int) -> None:
+def _check_room(model, files: RunFiles, count: int) -> None:
     """`OSError(ENOSPC)` before training when the disk lacks room for the model, its backups and the codes.
 
     Each of the saved model and the `backup.KEEP` epoch backups holds the
     weights and Adam's two moments, in float32.
     """
-    code_dim = getattr(model, "code_dim", config.latent_dim)
-    needed = 4 * (3 * model.count_params() * (1 + backup.KEEP) + count * (code_dim + 1))
+    needed = 4 * (3 * model.count_params() * (1 + backup.KEEP) + count * (model.code_dim + 1))
     fileio.check_room(files.workdir, needed, "the model, its backups and the codes")
 
 

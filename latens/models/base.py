@@ -43,6 +43,11 @@ class RepresentationModel(keras.Model):
         super().__init__(**kwargs)
         self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
 
+    @property
+    def code_dim(self) -> int:
+        """D, the size of a code: `latent_dim` unless the model reads its code elsewhere."""
+        return self.latent_dim
+
     def code(self, x, training=False):
         """Codes `[N, D]` of float images `[N, H, W, C]` in [0, 1]."""
         raise NotImplementedError

@@ -136,7 +136,7 @@ class ContrastiveEncoder(RepresentationModel):
         """The size of a code: `latent_dim`, or the flattened maps' size for `code_layer="flatten"`."""
         if self.options["code_layer"] == "flatten":
             return int(self.encoder.get_layer("flatten").output.shape[-1])
-        return self.latent_dim
+        return super().code_dim
 
     def code(self, x, training=False):
         """L2-normalised codes `[N, code_dim]` of float images in [0, 1], read at `code_layer`."""
