@@ -18,15 +18,19 @@ def test_a_candidate_is_a_representation_and_a_rule():
     assert choice_check.parse("cae16:cluster-medoid") == (cae16, "cluster-medoid")
     assert choice_check.parse("simclr+pca:capped-medoid") == (
         {"ae": "simclr", "latent_dim": None, "join": "pca"}, "capped-medoid")
+    assert choice_check.parse("simclr@flatten+pca:cluster-medoid") == (
+        {"ae": "simclr", "latent_dim": None, "join": "pca", "code_layer": "flatten"}, "cluster-medoid")
     for bad in ("simclr", "pixels:random", "pca:nearest", "cae0:random", "simclr+simclr:random",
-                "simclr+pca+cae16:random"):
-        with pytest.raises(ValueError, match=r"<kind>\[L\]\[\+<kind>\[L\]\]:<rule>"):
+                "simclr+pca+cae16:random", "simclr@head:random", "simclr+pca@flatten:random"):
+        with pytest.raises(ValueError, match=r"<kind>\[L\]\[@<layer>\]\[\+<kind>\[L\]\]:<rule>"):
             choice_check.parse(bad)
     with pytest.raises(ValueError, match="must not exceed count"):
         choice_check.ChoiceCheckConfig(count=10, n=20)
     # What latens-select would refuse is refused before any candidate runs.
     with pytest.raises(ValueError, match=r"^strategy=ae-error .* a joined space changes nothing"):
         choice_check.ChoiceCheckConfig(candidates=("cae+pca:ae-error",))
+    with pytest.raises(ValueError, match="^code_layer=flatten names a layer of simclr's network; ae=cae"):
+        choice_check.ChoiceCheckConfig(candidates=("cae@flatten:random",))
 
 
 def test_the_options_left_alone_are_latens_selects_defaults_as_stored_before_image_kind():

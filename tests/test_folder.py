@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latens import data, train
+from latens import data, representations, train
 
 # A tiny network and images, so that a whole run trains in a few seconds.
 from latens.select import folder, images, outdir
@@ -120,6 +120,20 @@ def test_images_of_objects_train_simclr_on_their_views_and_record_them(digit_fol
     assert len(read_query(out)) == 10
 
 
+def test_simclrs_conv_maps_as_codes_are_chosen_among_and_recorded(digit_folder, tmp_path):
+    root, good = digit_folder
+    out = tmp_path / "maps"
+    maps = {**TINY, "ae": "simclr", "code_layer": "flatten"}
+    folder.choose(root, out, folder.ChoiceConfig(n=10, **maps), progress=False)
+    config = json.loads((out / "config.json").read_text())
+    assert config["code_layer"] == "flatten"
+    assert config["train"]["model_options"]["code_layer"] == "flatten"
+    filters = representations.scale(representations.SIMCLR_WIDTHS, TINY["width"])["filters"][-1]
+    with np.load(out / "embeddings.npz") as e:  # 16 x 16 images: 4 x 4 maps of the last conv block's filters.
+        assert e["z"].shape == (len(good), 4 * 4 * filters)
+    assert len(read_query(out)) == 10
+
+
 def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     root = tmp_path / "images"
     root.mkdir()
@@ -158,6 +172,9 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch):
     ({"fit": "squash"}, "fit must be one of stretch, crop, pad"),
     ({"kernel_initializer": "zeros"}, "kernel_initializer must be one of glorot_uniform, "),
     ({"ae": "tsne", "batch_size": 16}, r"^ae=tsne needs batch_size above 31 .*, got 16"),
+    ({"code_layer": "head"}, "unknown code_layer .head.; code_layer must be one of embedding, pre_activation, flatten"),
+    ({"ae": "cae", "code_layer": "flatten"}, "^code_layer=flatten names a layer of simclr's network; ae=cae has no "
+                                             "choice of layer"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(folder.InputError, match=message):

@@ -29,12 +29,11 @@ import numpy as np
 import tensorflow as tf
 
 from latens.models.base import RepresentationModel
+from latens.sampling import principal
 
 DIMENSIONS = 50
 SAMPLE = 20_000
 EXACT_PIXELS = 1_024
-_OVERSAMPLING = 10
-_POWER_ITERATIONS = 4
 
 
 @keras.saving.register_keras_serializable(package="latens")
@@ -70,7 +69,7 @@ class PixelPCA(RepresentationModel):
             values, vectors = np.linalg.eigh(centred.T @ centred)
             directions = vectors[:, np.argsort(values)[::-1][: self.latent_dim]]
         else:
-            directions = _randomised_directions(centred, self.latent_dim, rng)
+            directions = principal.directions(centred, self.latent_dim, rng)
         peaks = np.argmax(np.abs(directions), axis=0)
         directions *= np.sign(directions[peaks, np.arange(directions.shape[1])])
         self.mean.assign(mean.astype(np.float32))
@@ -91,12 +90,3 @@ class PixelPCA(RepresentationModel):
         return {**super().get_config(), "input_shape": list(self.image_shape), "latent_dim": self.latent_dim,
                 "seed": self.seed}
 
-
-def _randomised_directions(centred: np.ndarray, rank: int, rng: np.random.Generator) -> np.ndarray:
-    """The top `rank` right singular vectors of `centred` `[n, P]`, by a randomised SVD."""
-    basis = centred @ rng.standard_normal((centred.shape[1], rank + _OVERSAMPLING))
-    for _ in range(_POWER_ITERATIONS):
-        basis, _ = np.linalg.qr(centred @ (centred.T @ basis))
-    basis, _ = np.linalg.qr(basis)
-    _, _, right = np.linalg.svd(basis.T @ centred, full_matrices=False)
-    return right[:rank].T

@@ -46,7 +46,9 @@ class ChoiceCheckConfig:
       n: images chosen.
       candidates: `<representation>:<rule>` pairs; a representation is a
         kind with an optional code size L (`cae16`: the CAE at L = 16), or
-        two joined (`simclr+pca`: `latens-select --join=pca`).
+        two joined (`simclr+pca`: `latens-select --join=pca`), the first
+        with an optional code layer (`simclr@flatten`: `latens-select
+        --code_layer=flatten`).
       seeds: seeds of every candidate.
       score: also score every choice of these candidates and seeds by the
         classifier trained from scratch on its images alone.
@@ -85,25 +87,35 @@ def parse(candidate: str) -> tuple[dict, str]:
     `"cae16:cluster-medoid"` -> `({"ae": "cae", "latent_dim": 16, "join": None}, "cluster-medoid")`;
     `"simclr:typiclust"` -> `({"ae": "simclr", "latent_dim": None, "join": None}, "typiclust")`
     (None: the kind's default size, and no joined space); `"simclr+pca:capped-medoid"` ->
-    `({"ae": "simclr", "latent_dim": None, "join": "pca"}, "capped-medoid")`, a joined space.
+    `({"ae": "simclr", "latent_dim": None, "join": "pca"}, "capped-medoid")`, a joined space;
+    `"simclr@flatten:cluster-medoid"` -> `({"ae": "simclr", "latent_dim": None, "join": None,
+    "code_layer": "flatten"}, "cluster-medoid")`, the codes read from another layer.
 
     Raises:
-      ValueError: not `<kind>[L][+<kind>[L]]:<rule>`.
+      ValueError: not `<kind>[L][@<layer>][+<kind>[L]]:<rule>`.
     """
-    form = (f"<kind>[L][+<kind>[L]]:<rule>, kinds of {', '.join(representations.KINDS)} with an optional code "
-            "size L (a second joined to the first) and a rule of latens.sampling.STRATEGIES")
+    form = (f"<kind>[L][@<layer>][+<kind>[L]]:<rule>, kinds of {', '.join(representations.KINDS)} with an "
+            "optional code size L and code layer (a second kind joined to the first) and a rule of "
+            "latens.sampling.STRATEGIES")
     options, rule = checks.colon_separated(
         "a candidate", candidate, form, (_representation, lambda rule: checks.one_of("rule", rule, sampling.STRATEGIES)))
     return options, rule
 
 
 def _representation(name: str) -> dict:
-    """`ChoiceConfig`'s options of a representation's name: `cae16`, or a joined space of two, `simclr+pca`."""
-    first, *joined = representations.parts(name)
+    """`ChoiceConfig`'s options of a representation's name: `cae16`, `simclr@flatten`, or a joined space of two,
+    `simclr+pca`."""
+    first, join, rest = name.partition(representations.JOIN)
+    first, at, layer = first.partition("@")
+    if at and layer not in representations.CODE_LAYERS:
+        raise ValueError(name)
+    first, *joined = representations.parts(first + join + rest)
     if len(joined) > 1:  # latens-select joins two at most.
         raise ValueError(name)
     kind, dim = representations.parse(first)
-    return {"ae": kind, "latent_dim": dim, "join": joined[0] if joined else None}
+    # Named only when given, so the options of a check stored before code layers stay as they were.
+    return {"ae": kind, "latent_dim": dim, "join": joined[0] if joined else None,
+            **({"code_layer": layer} if at else {})}
 
 
 def run(config: ChoiceCheckConfig) -> str:
@@ -177,7 +189,7 @@ class Choices(_EachChoice):
         candidate, seed = cell
         options, rule = parse(candidate)
         # Keyed by the first representation alone: a joined space reuses its model and trains the other beside it.
-        model_dir = self.models / f"{representations.parts(candidate.partition(':')[0])[0]}-seed{seed}"
+        model_dir = self.models / f"{candidate.partition(':')[0].partition(representations.JOIN)[0]}-seed{seed}"
         models_before = len(list(model_dir.glob("*/DONE")))
         x, y = self.images
         started = time.time()
@@ -314,12 +326,13 @@ def _options(count: int) -> dict:
     """`latens-select`'s defaults of every option the check leaves alone that shapes a choice among `count` images:
     a change of them is another check."""
     # The rounds after the first labels (`next_strategy`) do not shape a first choice.
-    chosen_here = ("n", "seed", "ae", "latent_dim", "join", "strategy", "next_strategy")
+    chosen_here = ("n", "seed", "ae", "latent_dim", "join", "code_layer", "strategy", "next_strategy")
     defaults = choice.ChoiceConfig()
     # A sample no smaller than the images trains on all of them, as before `train_size` existed; the
     # digits' views are SimCLR's own, as before `image_kind` existed: checks stored then stay valid.
     unused = ("train_size",) if defaults.sample_size(count) == count else ()
     unused += ("image_kind",) if defaults.image_kind == "digits" else ()
+    unused += ("code_layer",) if defaults.code_layer is None else ()
     return {key: value for key, value in dataclasses.asdict(defaults).items() if key not in chosen_here + unused}
 
 

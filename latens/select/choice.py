@@ -74,12 +74,19 @@ class ChoiceConfig:
         at total variance 1 (`latens.spaces.join`), a kind with an optional
         code size (`pca`, `cae16`); none: ae's codes alone. It trains on the
         same images with the same epochs, width and seed, at its kind's
-        own batch size and initializer. The clusters and the strategies
+        own batch size, initializer and code layer. The clusters and the strategies
         see the joined codes; pre-labels come from ae's codes alone.
       image_kind: what the images show, which sets simclr's random views
         (`latens.representations.IMAGE_KINDS`): digits (centred glyphs or
         characters, which a mirror changes) or objects (garments, products,
         photos of things, which a mirror keeps: views are flipped, not turned).
+      code_layer: the layer simclr's codes are read from
+        (`latens.representations.CODE_LAYERS`): embedding (after its ReLU,
+        128-D), pre_activation (before it) or flatten (the last conv
+        block's maps, 2,048-D for 32 x 32 images at width 0.5, whose 128
+        leading principal components the rules choose in,
+        `latens.sampling.principal`); none: the kind's own (embedding).
+        Other kinds have one layer.
       image_size: images are resized to this square side, a multiple of 4
         (the conv stack pools twice).
       channels: 1 (grey) or 3 (colour).
@@ -115,6 +122,7 @@ class ChoiceConfig:
         "next_strategy": tuple(sorted(sampling.CONTINUING)),
         "ae": representations.KINDS,
         "image_kind": tuple(representations.IMAGE_KINDS),
+        "code_layer": (None, *representations.CODE_LAYERS),
         "fit": images.FITS,
         "kernel_initializer": (None, *representations.INITIALIZERS),
         "precision": runtime.PRECISIONS,
@@ -130,6 +138,7 @@ class ChoiceConfig:
     latent_dim: int | None = None
     join: str | None = None
     image_kind: str = "digits"
+    code_layer: str | None = None
     image_size: int = 32
     channels: int = 3
     fit: str = "stretch"
@@ -168,6 +177,10 @@ class ChoiceConfig:
         if self.strategy == "ae-error" and self.ae not in representations.RECONSTRUCTING:
             raise InputError(f"strategy=ae-error ranks reconstruction errors, which only the auto-encoders "
                              f"({', '.join(representations.RECONSTRUCTING)}) have; ae={self.ae} has none")
+        layers = representations.spec(self.ae).code_layers
+        if self.code_layer is not None and self.code_layer not in layers:
+            raise InputError(f"code_layer={self.code_layer} names a layer of simclr's network; ae={self.ae} has "
+                             f"{'layers ' + ', '.join(layers) if layers else 'no choice of layer'}")
         pixels = self.image_size * self.image_size * self.channels
         if self.latent_dim is not None and self.ae == "pca" and self.latent_dim > pixels:
             raise InputError(f"ae=pca keeps at most the {pixels} pixels' components, got latent_dim {self.latent_dim}")
@@ -210,13 +223,14 @@ class ChoiceConfig:
         """The options of each representation the codes come from: ae's, then join's (where set).
 
         The joined one keeps every option but the representation, at its
-        kind's own batch size and initializer.
+        kind's own batch size, initializer and code layer.
         """
         if self.join is None:
             return (self,)
         kind, dim = representations.parse(self.join)
         own = dataclasses.replace(self, join=None)
-        joined = dataclasses.replace(own, ae=kind, latent_dim=dim, batch_size=None, kernel_initializer=None)
+        joined = dataclasses.replace(own, ae=kind, latent_dim=dim, batch_size=None, kernel_initializer=None,
+                                     code_layer=None)
         return own, joined
 
     @property
@@ -253,6 +267,7 @@ class ChoiceConfig:
             # Named even when it is the kind's own, as the folder tool always has.
             kernel_initializer=self.kernel_initializer or representations.spec(self.ae).kernel_initializer,
             image_kind=self.image_kind,
+            code_layer=self.code_layer,
         )
 
 
