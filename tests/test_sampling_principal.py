@@ -79,3 +79,17 @@ def test_wide_codes_of_a_narrow_space_get_that_space_choice(strategy):
     wide = embedded(low, 400)
     np.testing.assert_array_equal(sampling.select(strategy, wide, 10, seed=0),
                                   sampling.select(strategy, low, 10, seed=0))
+
+
+def test_the_clusters_given_to_a_rule_are_those_it_would_find_itself_in_wide_codes(monkeypatch):
+    widths = []
+    linkage = clustering.fastcluster.linkage_vector
+    monkeypatch.setattr(clustering.fastcluster, "linkage_vector", lambda z, **kw: widths.append(z.shape[1]) or
+                        linkage(z, **kw))
+    low, _ = synthetic.gaussian_blobs([300, 200, 100, 50], dim=6, seed=0)
+    wide = embedded(np.c_[low, np.random.default_rng(1).normal(size=(len(low), 294))], 600) * 7.0 + 3.0
+    clusters = sampling.cluster(wide, seed=2, n=12)
+    assert widths == [principal.DIMENSIONS]
+    np.testing.assert_array_equal(clusters, sampling.cluster(principal.narrow(wide, seed=2), seed=2, n=12))
+    np.testing.assert_array_equal(sampling.select("cluster-medoid", wide, 12, seed=2, clusters=clusters),
+                                  sampling.select("cluster-medoid", wide, 12, seed=2))

@@ -20,6 +20,9 @@ clusters to the number of classes. Here:
   the nearest-neighbour chain algorithm, O(m^2) time and O(m) memory.
 * The number of clusters is a label-free choice from the tree and the query
   size (see `cluster`) unless given.
+* Codes wider than `principal.WIDE` dimensions are clustered in their
+  leading principal components (`latens.sampling.principal`), as the rules
+  choose in them.
 """
 
 import math
@@ -29,7 +32,7 @@ import numpy as np
 import scipy.sparse
 from absl import logging
 
-from latens.sampling import validation
+from latens.sampling import principal, validation
 from latens.sampling.neighbours import NearestNeighbours, SquaredDistances
 
 # Up to this many codes Ward runs on every code (fastcluster takes ~0.3 s at
@@ -223,7 +226,7 @@ def cluster(z, n_clusters=None, seed=0, *, n=None):
         Fewer than `n_clusters` clusters come back only when the codes have
         fewer distinct values (micro-clusters never split identical codes).
     """
-    z = validation.check_codes(z)
+    z = principal.narrow(validation.check_codes(z), seed=seed)
     if n_clusters is not None:
         n_clusters = validation.check_count(n_clusters, len(z), "n_clusters")
     if len(z) <= EXACT_LIMIT:

@@ -5,7 +5,9 @@ maps as its code (`code_layer="flatten"`) are 3,136-D for 28x28 images,
 and there the k-means of `latens.sampling.clustering` and the medoid
 search spend minutes on 50,000 codes where 128-D codes take seconds. So
 codes wider than `WIDE` dimensions are replaced by their coordinates along
-their `DIMENSIONS` leading principal directions before a rule sees them:
+their `DIMENSIONS` leading principal directions before a rule
+(`latens.sampling.select`) or the Ward clustering
+(`latens.sampling.cluster`) sees them, the same directions for both:
 on the conv maps of MNIST's SimCLR they hold 93 % of the variance and
 their 5-NN accuracy is that of all 3,136 dimensions (0.985 and 0.984 on a
 split of the pool), and `cluster-medoid`'s choice of 100 among 50,000
@@ -57,23 +59,28 @@ def directions(centred: np.ndarray, rank: int, rng: np.random.Generator) -> np.n
 def narrow(z: np.ndarray, *, seed: int, wide: int = WIDE, dimensions: int = DIMENSIONS) -> np.ndarray:
     """Codes wider than `wide` as their coordinates along their `dimensions` leading principal directions.
 
+    The directions are those of the codes moved and scaled alike (the
+    randomised SVD is linear in its input), so a rule, which works on
+    standardised codes, and the clustering, which does not, project alike.
+
     Args:
-        z: float64 array `[N, L]`, centred (as `validation.standardise` leaves it).
+        z: float64 array `[N, L]`.
         seed: seed of the subsample and the randomised SVD.
         wide: codes of at most this many dimensions come back unchanged.
         dimensions: directions kept for wider codes.
 
     Returns:
-        float64 array `[N, L]` when L <= wide, else `[N, min(dimensions, N)]`.
-        A projection onto orthonormal directions, so it never lengthens a
-        distance, and for centred codes the result stays centred.
+        `z` itself when L <= wide, else float64 `[N, min(dimensions, N)]`:
+        the centred codes projected onto orthonormal directions, so no
+        distance grows.
     """
     if z.shape[1] <= wide:
         return z
+    z = z - z.mean(axis=0)
     rng = np.random.default_rng(seed)
     sample = z if len(z) <= SAMPLE else z[np.sort(rng.choice(len(z), SAMPLE, replace=False))]
     rank = min(dimensions, len(sample))
-    kept = directions(sample - sample.mean(axis=0), rank, rng)
+    kept = directions(sample, rank, rng)
     projected = z @ kept
     total = float(np.einsum("ij,ij->", z, z))
     logging.info("Codes of %d dimensions: choosing among their %d leading principal components (%.1f %% of "
