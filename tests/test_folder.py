@@ -123,12 +123,13 @@ def test_images_of_objects_train_simclr_on_their_views_and_record_them(digit_fol
 def test_simclrs_conv_maps_as_codes_are_chosen_among_and_recorded(digit_folder, tmp_path):
     root, good = digit_folder
     out = tmp_path / "maps"
-    maps = {**TINY, "ae": "simclr", "code_layer": "flatten"}
+    # Wide enough (4 x 4 x 32 = 512-D) that the rules choose in the maps' principal components.
+    maps = {**TINY, "ae": "simclr", "code_layer": "flatten", "width": 0.5}
     folder.choose(root, out, folder.ChoiceConfig(n=10, **maps), progress=False)
     config = json.loads((out / "config.json").read_text())
     assert config["code_layer"] == "flatten"
     assert config["train"]["model_options"]["code_layer"] == "flatten"
-    filters = representations.scale(representations.SIMCLR_WIDTHS, TINY["width"])["filters"][-1]
+    filters = representations.scale(representations.SIMCLR_WIDTHS, maps["width"])["filters"][-1]
     with np.load(out / "embeddings.npz") as e:  # 16 x 16 images: 4 x 4 maps of the last conv block's filters.
         assert e["z"].shape == (len(good), 4 * 4 * filters)
     assert len(read_query(out)) == 10

@@ -51,10 +51,30 @@ def test_fewer_codes_than_dimensions_keep_as_many_directions_as_codes():
     assert principal.narrow(z - z.mean(axis=0), seed=0).shape == (40, 40)
 
 
-def test_same_seed_same_projection():
-    z = np.random.default_rng(0).normal(size=(300, 400))
-    z -= z.mean(axis=0)
-    np.testing.assert_array_equal(principal.narrow(z, seed=3), principal.narrow(z, seed=3))
+def test_moved_and_scaled_codes_keep_their_distances_up_to_the_scale_also_when_subsampled():
+    rng = np.random.default_rng(0)
+    # A spectrum that falls off, as codes' does; more codes than the SVD's sample.
+    z = rng.normal(size=(principal.SAMPLE + 500, 300)) * np.geomspace(10, 0.01, 300)
+    rows = rng.choice(len(z), 40, replace=False)
+    plain = pairwise(principal.narrow(z, seed=3)[rows])
+    np.testing.assert_allclose(pairwise(principal.narrow(5.0 * z - 2.0, seed=3)[rows]), 5.0 * plain, rtol=1e-9)
+
+
+def test_codes_of_any_size_are_clustered():
+    z = np.random.default_rng(0).normal(size=(60, 300)) * 1e155
+    assert sampling.cluster(z, seed=0, n=9).max() + 1 >= 3
+
+
+def test_bad_input_is_refused_before_the_projection(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("projected before checking")
+
+    monkeypatch.setattr(principal, "narrow", fail)
+    wide = np.random.default_rng(0).normal(size=(30, 300))
+    with pytest.raises(ValueError, match="n must be"):
+        sampling.select("cluster-medoid", wide, 31)
+    with pytest.raises(ValueError, match="n_clusters must be"):
+        sampling.cluster(wide, 31)
 
 
 def test_a_rule_on_wide_codes_chooses_in_their_principal_components(monkeypatch):

@@ -188,7 +188,8 @@ class Choices(_EachChoice):
         """Chooses with `latens.select.choice.choose`; the choice, its class counts and seconds."""
         candidate, seed = cell
         options, rule = parse(candidate)
-        # Keyed by the first representation alone: a joined space reuses its model and trains the other beside it.
+        # Keyed by the first representation (and its code layer) alone: a joined space reuses its model and
+        # trains the other beside it.
         model_dir = self.models / f"{candidate.partition(':')[0].partition(representations.JOIN)[0]}-seed{seed}"
         models_before = len(list(model_dir.glob("*/DONE")))
         x, y = self.images

@@ -217,7 +217,8 @@ def cluster(z, n_clusters=None, seed=0, *, n=None):
     Args:
         z: array-like `[N, L]` of finite latent codes.
         n_clusters: number of clusters; None chooses it as above.
-        seed: seed of the micro-clustering (unused by the exact path).
+        seed: seed of the micro-clustering (unused by the exact path) and of
+            the principal components of wide codes.
         n: size of the query the clusters serve, if any (see above).
 
     Returns:
@@ -226,9 +227,12 @@ def cluster(z, n_clusters=None, seed=0, *, n=None):
         Fewer than `n_clusters` clusters come back only when the codes have
         fewer distinct values (micro-clusters never split identical codes).
     """
-    z = principal.narrow(validation.check_codes(z), seed=seed)
+    z = validation.check_codes(z)
     if n_clusters is not None:
         n_clusters = validation.check_count(n_clusters, len(z), "n_clusters")
+    if z.shape[1] > principal.WIDE:
+        # Standardised as a rule's codes are, so both project alike, and codes of any size stay finite in the SVD.
+        z = principal.narrow(validation.standardise(z)[0], seed=seed)
     if len(z) <= EXACT_LIMIT:
         linkage = fastcluster.linkage_vector(z, method="ward")
         assignment = np.arange(len(z))

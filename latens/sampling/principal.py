@@ -13,7 +13,8 @@ network trained from scratch on `cluster-medoid`'s 100 picks among
 50,000 learns as much as from the picks in all 3,136 dimensions (-0.1
 [-2.2, +2.0] points, ten seeds), and a cell of the study's linear
 protocol takes 22 s instead of 174 (docs/beyond.md, "The code's layer").
-Narrower codes, the joined spaces' included, are used as they are.
+Narrower codes are used as they are, whatever their kind: the default
+128-D embedding and the joined spaces of the study (at most 178-D).
 
 The directions come from a randomised SVD (Halko, Martinsson & Tropp 2011,
 "Finding structure with randomness") of at most `SAMPLE` codes, a seeded
@@ -25,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from absl import logging
 
-# Codes wider than this are projected; the joined spaces (at most 178-D
-# today) stay whole.
+# Codes wider than this are projected; SimCLR's embedding (128-D) and the
+# study's joined spaces (at most 178-D) stay whole.
 WIDE = 256
 # Principal directions kept for wide codes.
 DIMENSIONS = 128
@@ -60,9 +61,9 @@ def directions(centred: np.ndarray, rank: int, rng: np.random.Generator) -> np.n
 def narrow(z: np.ndarray, *, seed: int, wide: int = WIDE, dimensions: int = DIMENSIONS) -> np.ndarray:
     """Codes wider than `wide` as their coordinates along their `dimensions` leading principal directions.
 
-    The directions are those of the codes moved and scaled alike (the
-    randomised SVD is linear in its input), so a rule, which works on
-    standardised codes, and the clustering, which does not, project alike.
+    Centring removes any shift of the codes, and a positive scale changes
+    neither the directions nor, beyond that scale, the distances; the rules
+    and the clustering both pass standardised codes, so they project alike.
 
     Args:
         z: float64 array `[N, L]`.

@@ -19,9 +19,12 @@ continuation, Hacohen et al. 2022); the others refuse it. Each works
 on the codes moved and scaled to unit spread (`validation.standardise`;
 given lengths such as `threshold` are scaled alike), so a choice does not
 depend on the codes' units, and any finite codes work. Codes wider than
-`principal.WIDE` dimensions (SimCLR's conv maps) are first replaced by
-their leading principal components (`latens.sampling.principal.narrow`),
-which keeps a choice among 50,000 of them to seconds.
+`principal.WIDE` dimensions, of any kind (SimCLR's conv maps, a code
+size above 256), are then replaced by their leading principal components
+(`latens.sampling.principal.narrow`), which keeps a choice among 50,000
+of them to seconds; given lengths are compared with distances there,
+which are never longer, and a choice in such codes depends on the seed
+through the projection, also for `kcenter`.
 """
 
 import functools
@@ -91,9 +94,7 @@ def _register(name):
             if unknown:
                 raise ValueError(f"unknown option {', '.join(map(repr, unknown))} of strategy {name!r}; its "
                                  f"options must be {'among ' + ', '.join(options) if options else 'none'}")
-            seed = validation.check_seed(seed)
             z, scale = validation.standardise(validation.check_codes(z))
-            z = principal.narrow(z, seed=seed)
             for length in _LENGTHS:  # Lengths the caller gave in the codes' own units.
                 if given.get(length) is not None:
                     given[length] = validation.check_positive(given[length], length) / scale
@@ -102,11 +103,13 @@ def _register(name):
                 raise ValueError(f"strategy {name!r} does not continue from labelled codes; those that do: "
                                  f"{', '.join(sorted(CONTINUING))}")
             n = validation.check_count(n, len(z) - len(labelled), "n")
+            seed = validation.check_seed(seed)
             if errors is not None:
                 errors = validation.check_errors(errors, len(z))
             elif takes_errors:
                 raise ValueError(f"Strategy {name!r} needs errors, the per-example "
                                  f"reconstruction errors [N].")
+            z = principal.narrow(z, seed=seed)  # After the checks: on wide codes it takes seconds.
             extra = {"seed": seed} if takes_seed else {}
             if takes_errors:
                 extra["errors"] = errors

@@ -179,8 +179,9 @@ class ChoiceConfig:
                              f"({', '.join(representations.RECONSTRUCTING)}) have; ae={self.ae} has none")
         layers = representations.spec(self.ae).code_layers
         if self.code_layer is not None and self.code_layer not in layers:
-            raise InputError(f"code_layer={self.code_layer} names a layer of simclr's network; ae={self.ae} has "
-                             f"{'layers ' + ', '.join(layers) if layers else 'no choice of layer'}")
+            layered = [kind for kind in representations.KINDS if representations.spec(kind).code_layers]
+            raise InputError(f"code_layer={self.code_layer} names a layer of {' or '.join(layered)}'s network; "
+                             f"ae={self.ae} has {'layers ' + ', '.join(layers) if layers else 'no choice of layer'}")
         pixels = self.image_size * self.image_size * self.channels
         if self.latent_dim is not None and self.ae == "pca" and self.latent_dim > pixels:
             raise InputError(f"ae=pca keeps at most the {pixels} pixels' components, got latent_dim {self.latent_dim}")
